@@ -1,0 +1,48 @@
+"""Helpers for unit tests that run on both CPython and MicroPython."""
+import os
+import asyncio
+
+
+def raises(exc, fn, *args, **kw):
+    """Call fn and return the exception it raised; fail when it raised none."""
+    try:
+        fn(*args, **kw)
+    except exc as e:
+        return e
+    raise AssertionError("%s not raised" % exc.__name__)
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+_n = [0]
+
+
+def tmpdir(tag="t"):
+    """A fresh empty directory under build/tmp (shared by both runtimes)."""
+    base = "build/tmp"
+    for p in ("build", base):
+        try:
+            os.mkdir(p)
+        except OSError:
+            pass
+    _n[0] += 1
+    d = "%s/%s-%d-%d" % (base, tag, os.getpid() if hasattr(os, "getpid") else 0, _n[0])
+    rmtree(d)
+    os.mkdir(d)
+    return d
+
+
+def rmtree(d):
+    try:
+        names = os.listdir(d)
+    except OSError:
+        return
+    for n in names:
+        p = d + "/" + n
+        try:
+            os.remove(p)
+        except OSError:
+            rmtree(p)
+    os.rmdir(d)
