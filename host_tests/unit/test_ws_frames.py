@@ -1,0 +1,418 @@
+"""protocol.ws: the pure frame/handshake helpers, and WebSocket over in-memory streams."""
+import struct
+
+from protocol import ws
+from support import raises, run
+
+MASK = b"\x37\xfa\x21\x3d"
+
+
+def unmask(data, mask):
+    return bytes([c ^ mask[i & 3] for i, c in enumerate(data)])
+
+
+def test_accept_key_rfc6455_example():
+    assert ws.accept_key("dGhlIHNhbXBsZSBub25jZQ==") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+    assert ws.b64(b"\x00" * 16) == "AAAAAAAAAAAAAAAAAAAAAA=="
+
+
+def test_parse_url():
+    assert ws.parse_url("ws://csms.example/ocpp/CP1") == (False, "csms.example", 80, "/ocpp/CP1")
+    assert ws.parse_url("wss://csms.example/ocpp/CP1") == (True, "csms.example", 443, "/ocpp/CP1")
+    assert ws.parse_url("ws://10.0.0.2:9000") == (False, "10.0.0.2", 9000, "/")
+    assert ws.parse_url("wss://h:8443/a/b?x=1#frag") == (True, "h", 8443, "/a/b?x=1")
+    assert ws.parse_url("ws://h?x=1") == (False, "h", 80, "/?x=1")
+    assert ws.parse_url("ws://[::1]:81/p") == (False, "::1", 81, "/p")
+    for bad in ("http://h/", "ws://", "ws://:80/", "ws://h:0/", "ws://h:65536/", "ws://h:x/",
+                "ws://u:p@h/", "ws://[::1/", "ws://h/a b", "ws://h/a\r\nX: y"):
+        raises(ValueError, ws.parse_url, bad)
+
+
+def test_build_request_headers_and_auth():
+    r = ws.build_request("h", 80, False, "/ocpp/CP1", "KEY==", "ocpp2.0.1")
+    assert r.startswith(b"GET /ocpp/CP1 HTTP/1.1\r\nHost: h\r\n")
+    assert r.endswith(b"\r\n\r\n")
+    for line in (b"Upgrade: websocket", b"Connection: Upgrade", b"Sec-WebSocket-Key: KEY==",
+                 b"Sec-WebSocket-Version: 13", b"Sec-WebSocket-Protocol: ocpp2.0.1"):
+        assert line + b"\r\n" in r, line
+    assert b"Authorization" not in r
+    r = ws.build_request("h", 8443, True, "/", "K", None, "CP1", "pw:\u00e9")
+    assert b"Host: h:8443\r\n" in r
+    assert b"Sec-WebSocket-Protocol" not in r
+    assert b"Authorization: Basic " + ws.b64("CP1:pw:\u00e9".encode()).encode() + b"\r\n" in r
+    assert b"Host: h\r\n" in ws.build_request("h", 443, True, "/", "K")
+    assert b"Host: [::1]:81\r\n" in ws.build_request("::1", 81, False, "/", "K")
+    r = ws.build_request("h", 80, False, "/", "K", None, None, "")   # empty password still sent
+    assert b"Authorization: Basic " + ws.b64(b":").encode() in r
+    raises(ValueError, ws.build_request, "h", 80, False, "/", "K", "a\r\nX: y")
+
+
+def test_parse_status():
+    assert ws.parse_status(b"HTTP/1.1 101 Switching Protocols") == 101
+    assert ws.parse_status(b"HTTP/1.0 401") == 401
+    for bad in (b"", b"HTTP/1.1", b"HTTP/2 101 x", b"HTTP/1.1 1O1 x", b"HTTP/1.1 1010 x", b"SSH-2.0"):
+        e = raises(ws.HandshakeError, ws.parse_status, bad)
+        assert e.status is None
+
+
+def good_headers(key="dGhlIHNhbXBsZSBub25jZQ==", proto="ocpp2.0.1"):
+    h = {}
+    lines = [b"Upgrade: WebSocket", b"connection: keep-alive, Upgrade",
+             b"Sec-WebSocket-Accept: " + ws.accept_key(key).encode(), b"Server: x", b"X-Other:  y "]
+    if proto:
+        lines.append(b"Sec-WebSocket-Protocol:  " + proto.encode())
+    for ln in lines:
+        ws.add_header(h, ln)
+    return h
+
+
+def test_check_response_accepts_good_headers_only_keeps_wanted():
+    key = "dGhlIHNhbXBsZSBub25jZQ=="
+    h = good_headers(key)
+    assert b"server" not in h and b"x-other" not in h
+    assert h[b"sec-websocket-protocol"] == b"ocpp2.0.1"
+    ws.check_response(h, key, "ocpp2.0.1")
+    ws.check_response(good_headers(key, None), key, None)
+
+
+def test_check_response_refusals():
+    key = "dGhlIHNhbXBsZSBub25jZQ=="
+
+    def refused(h, proto="ocpp2.0.1", why=""):
+        e = raises(ws.HandshakeError, ws.check_response, h, key, proto)
+        assert e.status == 101
+        assert why in e.msg, (why, e.msg)
+
+    h = good_headers(key)
+    del h[b"upgrade"]
+    refused(h, why="Upgrade")
+    h = good_headers(key)
+    h[b"connection"] = b"keep-alive"
+    refused(h, why="Connection")
+    h = good_headers(key)
+    h[b"sec-websocket-accept"] = ws.accept_key("other").encode()
+    refused(h, why="Accept")
+    h = good_headers(key)
+    ws.add_header(h, b"Sec-WebSocket-Accept: " + ws.accept_key(key).encode())   # twice
+    refused(h, why="Accept")
+    refused(good_headers(key, None), why="no subprotocol")
+    refused(good_headers(key, "ocpp1.6"), why="another")
+    refused(good_headers(key), None, why="unrequested subprotocol")
+    h = good_headers(key)
+    ws.add_header(h, b"Sec-WebSocket-Extensions: permessage-deflate")
+    refused(h, why="extension")
+    raises(ws.HandshakeError, ws.add_header, {}, b"no colon here")
+    raises(ws.HandshakeError, ws.add_header, {}, b": empty name")
+
+
+def test_header_error_matrix():
+    ok = [(0x81, 0x05, False), (0x01, 0x05, False), (0x80, 0x05, True), (0x00, 0x7E, True),
+          (0x89, 0x7D, False), (0x89, 0x00, True), (0x8A, 0x00, True), (0x88, 0x02, False),
+          (0x81, 0x7F, False)]
+    for b0, b1, frag in ok:
+        assert ws.header_error(b0, b1, frag) is None, (b0, b1, frag)
+    bad = [(0xC1, 0x05, False, "reserved"), (0xA1, 0x05, False, "reserved"), (0x91, 0x05, False, "reserved"),
+           (0x81, 0x85, False, "masked"), (0x83, 0x00, False, "unknown"), (0x87, 0x00, False, "unknown"),
+           (0x8B, 0x00, False, "unknown"), (0x8F, 0x00, True, "unknown"), (0x09, 0x00, False, "fragmented control"),
+           (0x89, 0x7E, False, "too long"), (0x88, 0x7F, False, "too long"),
+           (0x80, 0x05, False, "continuation"), (0x81, 0x05, True, "inside"), (0x82, 0x05, True, "inside")]
+    for b0, b1, frag, why in bad:
+        err = ws.header_error(b0, b1, frag)
+        assert err is not None and err[0] == 1002 and why in err[1], (b0, b1, frag, err)
+    assert ws.header_error(0x82, 0x05, False) == (1003, "binary messages not accepted")
+    assert ws.header_error(0x02, 0x05, False)[0] == 1003
+
+
+def test_frame_into_lengths_and_mask():
+    for n in (0, 1, 3, 4, 125, 126, 127, 1000, 4099):
+        data = bytes([(i * 7) & 0xFF for i in range(n)])
+        buf = bytearray(n + 14)
+        k = ws.frame_into(buf, ws.OP_TEXT, data, MASK)
+        h = 2 if n < 126 else 4
+        assert buf[0] == 0x81
+        assert buf[1] == (0x80 | n if n < 126 else 0xFE)
+        if n >= 126:
+            assert struct.unpack(">H", buf[2:4])[0] == n
+        assert bytes(buf[h:h + 4]) == MASK
+        assert k == h + 4 + n
+        assert unmask(buf[h + 4:k], MASK) == data, n
+
+
+def test_header_into_large_lengths():
+    # Headers only: payloads this big do not fit a MicroPython test heap twice.
+    buf = bytearray(14)
+    for n, h, ext in ((65535, 8, b"\xfe\xff\xff"), (65536, 14, b"\xff" + struct.pack(">Q", 65536)),
+                      (70001, 14, b"\xff" + struct.pack(">Q", 70001)),
+                      ((1 << 32) + 5, 14, b"\xff" + struct.pack(">Q", (1 << 32) + 5))):
+        assert ws.header_into(buf, ws.OP_TEXT, n, MASK) == h
+        assert bytes(buf[:h]) == b"\x81" + ext + MASK, n
+
+
+def test_mask_in_pieces_equals_whole():
+    data = bytes(range(256)) * 4
+    whole = bytearray(len(data))
+    ws.mask_into(whole, 0, data, 0, len(data), MASK)
+    assert bytes(whole) == unmask(data, MASK)
+    pieces = bytearray(len(data) + 3)
+    off = 0
+    for size in (1, 6, 1010, 7):                   # odd offsets, as the sender uses them
+        ws.mask_into(pieces, 3 + off, data, off, size, MASK)
+        off += size
+    assert off == len(data) and pieces[3:] == whole
+
+
+def test_mask_from_memoryview_of_str_on_micropython():
+    import compat
+    s = "h\u00e9llo \u20ac"
+    src = memoryview(s) if compat.IS_MPY else s.encode()
+    assert len(src) == len(s.encode())
+    buf = bytearray(len(src))
+    ws.mask_into(buf, 0, src, 0, len(src), MASK)
+    assert unmask(buf, MASK) == s.encode()
+
+
+def test_header_into_control_and_close_payloads():
+    buf = bytearray(14)
+    assert ws.header_into(buf, ws.OP_PING, 4, MASK) == 6
+    assert buf[:6] == b"\x89\x84" + MASK
+    assert ws.close_payload(1000) == b"\x03\xe8"
+    assert ws.close_payload(1011, "pong timeout") == b"\x03\xf3pong timeout"
+    assert ws.close_payload(1005) == b"" and ws.close_payload(None) == b""
+    assert len(ws.close_payload(1000, "\u00e9" * 100)) == 125
+
+
+def test_parse_close():
+    assert ws.parse_close(b"") == (1005, "")
+    assert ws.parse_close(b"\x03\xe8") == (1000, "")
+    assert ws.parse_close(b"\x0f\xa0bye \xc3\xa9") == (4000, "bye \u00e9")
+    assert ws.parse_close(memoryview(b"\x03\xe9x")) == (1001, "x")
+    raises(ValueError, ws.parse_close, b"\x03")
+    for code in (0, 999, 1004, 1005, 1006, 1015, 2999, 5000):
+        raises(ValueError, ws.parse_close, struct.pack(">H", code))
+    e = raises(UnicodeError, ws.parse_close, b"\x03\xe8\xff")
+    assert ws.close_code_ok(1000) and ws.close_code_ok(1014) and ws.close_code_ok(3000) and ws.close_code_ok(4999)
+
+
+VALID = [b"", b"plain ascii", "\u00e9\u20ac\U0001F600".encode(), b"\xc2\x80", b"\xdf\xbf", b"\xe0\xa0\x80",
+         b"\xed\x9f\xbf", b"\xee\x80\x80", b"\xef\xbf\xbf", b"\xf0\x90\x80\x80", b"\xf4\x8f\xbf\xbf"]
+INVALID = [b"\x80", b"\xbf", b"\xc0\xaf", b"\xc1\xbf", b"\xc2", b"\xc2\x41", b"\xe0\x80\xaf", b"\xe0\x9f\xbf",
+           b"\xed\xa0\x80", b"\xed\xbf\xbf", b"\xe2\x82", b"\xe2\x28\xa1", b"\xf0\x80\x80\x80",
+           b"\xf0\x8f\xbf\xbf", b"\xf4\x90\x80\x80", b"\xf5\x80\x80\x80", b"\xf8\x88\x80\x80\x80",
+           b"\xfe", b"\xff", b"a\xf0\x90\x80"]
+
+
+def test_utf8_valid_strict():
+    for b in VALID:
+        assert ws.utf8_valid(b, len(b)), b
+        assert ws.decode_text(b, len(b)) == b.decode(), b
+    for b in INVALID:
+        assert not ws.utf8_valid(b, len(b)), b
+        assert not ws.utf8_valid(b"ok " + b + b" ok", len(b) + 6), b
+        assert ws.decode_text(b"ok " + b, len(b) + 3) is None, b
+    # Only the first n bytes count.
+    assert ws.utf8_valid(b"ab\xff", 2) and ws.decode_text(bytearray(b"ab\xff"), 2) == "ab"
+    assert not ws.utf8_valid(b"a\xc3\xa9", 2)
+
+
+def test_errors_are_oserrors():
+    e = ws.Closed(1009, "message too big")
+    assert isinstance(e, ws.WSError) and isinstance(e, OSError)
+    assert e.code == 1009 and e.reason == "message too big"
+    h = ws.HandshakeError("HTTP status 401", 401)
+    assert isinstance(h, OSError) and h.status == 401 and str(h) == "HTTP status 401"
+    assert ws.HandshakeError("x").status is None
+
+
+# ---------------------------------------------------------------- in-memory streams
+
+class FakeStream:
+    """Reader and writer in one: reads from `data`, records what is written."""
+
+    def __init__(self, data, chunk=3):
+        self.data = data
+        self.pos = 0
+        self.chunk = chunk
+        self.out = bytearray()
+        self.closed = False
+        self.transport = self
+
+    async def readexactly(self, n):
+        if self.closed:
+            raise OSError(9)
+        if self.pos + n > len(self.data):
+            self.pos = len(self.data)
+            raise EOFError
+        r = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return r
+
+    def write(self, b):
+        if self.closed:
+            raise OSError(9)
+        self.out += bytes(b)
+
+    async def drain(self):
+        pass
+
+    def close(self):
+        self.closed = True
+
+    def abort(self):
+        self.closed = True
+
+    async def wait_closed(self):
+        self.closed = True
+
+
+class FakeIntoStream(FakeStream):
+    """With readinto, handing out at most `chunk` bytes a call, like a socket."""
+
+    async def readinto(self, mv):
+        if self.closed:
+            raise OSError(9)
+        k = min(len(mv), self.chunk, len(self.data) - self.pos)
+        mv[:k] = self.data[self.pos:self.pos + k]
+        self.pos += k
+        return k
+
+
+def sframe(op, payload=b"", fin=True):
+    n = len(payload)
+    b0 = (0x80 if fin else 0) | op
+    if n < 126:
+        return bytes([b0, n]) + payload
+    if n < 65536:
+        return bytes([b0, 126]) + struct.pack(">H", n) + payload
+    return bytes([b0, 127]) + struct.pack(">Q", n) + payload
+
+
+def client_frames(out):
+    """Parse what the client wrote -> [(opcode, unmasked payload)]."""
+    res = []
+    i = 0
+    while i < len(out):
+        op = out[i] & 0x0F
+        assert out[i] & 0x80 and out[i + 1] & 0x80
+        n = out[i + 1] & 0x7F
+        i += 2
+        if n == 126:
+            n = struct.unpack(">H", out[i:i + 2])[0]
+            i += 2
+        elif n == 127:
+            n = struct.unpack(">Q", out[i:i + 8])[0]
+            i += 8
+        m = out[i:i + 4]
+        i += 4
+        res.append((op, unmask(out[i:i + n], m)))
+        i += n
+    return res
+
+
+async def _conversation(cls):
+    big = b"z" * 1500
+    data = (sframe(1, b"hel", False) + sframe(9, b"pi") + sframe(0, b"lo", False) + sframe(0, b"!")
+            + sframe(1, big) + sframe(10, b"") + sframe(1, "\u00e9".encode())
+            + sframe(8, b"\x0f\xa1see you"))
+    s = cls(data)
+    c = ws.WebSocket(s, s, 4096)
+    assert c.open
+    assert await c.recv() == "hello!"
+    await c.send("x" * 2000)                       # two pieces of the 1024-byte buffer
+    await c.ping()
+    assert await c.recv() == "z" * 1500
+    assert await c.recv() == "\u00e9"
+    e = None
+    try:
+        await c.recv()
+    except ws.Closed as x:
+        e = x
+    assert e.code == 4001 and e.reason == "see you"
+    assert not c.open and s.closed
+    frames = client_frames(s.out)
+    assert frames == [(10, b"pi"), (1, b"x" * 2000), (9, b"\x00\x00\x00\x01"), (8, b"\x0f\xa1")]
+    assert len(c._tx) == 1024
+    await c.close()                                 # idempotent, nothing more sent
+    assert client_frames(s.out) == frames
+    try:
+        await c.recv()
+    except ws.Closed as x:
+        assert x.code == 4001
+
+
+def test_conversation_readexactly_stream():
+    run(_conversation(FakeStream))
+
+
+def test_conversation_readinto_stream():
+    run(_conversation(FakeIntoStream))
+
+
+def test_too_big_refused_and_eof():
+    run(_too_big_and_eof())
+
+
+async def _too_big_and_eof():
+    for cls in (FakeStream, FakeIntoStream):
+        s = cls(bytes([0x81, 127]) + struct.pack(">Q", 1 << 40))   # nothing follows
+        c = ws.WebSocket(s, s, 1000)
+        try:
+            await c.recv()
+            assert False
+        except ws.Closed as e:
+            assert e.code == 1009
+        assert client_frames(s.out) == [(8, b"\x03\xf1message too big")]
+        s = cls(sframe(1, b"partial")[:5])
+        c = ws.WebSocket(s, s, 1000)
+        try:
+            await c.recv()
+            assert False
+        except ws.Closed as e:
+            assert (e.code, e.reason) == (1006, "")
+        assert s.out == b"" and not c.open
+
+
+class SlowStream(FakeIntoStream):
+    """Hands out data only up to `avail`; past that a read waits (and can be cancelled)."""
+
+    def __init__(self, data, avail):
+        FakeIntoStream.__init__(self, data)
+        self.avail = avail
+
+    async def readinto(self, mv):
+        import asyncio
+        while self.pos >= self.avail:
+            await asyncio.sleep(0.01)
+        k = min(len(mv), self.chunk, self.avail - self.pos)
+        mv[:k] = self.data[self.pos:self.pos + k]
+        self.pos += k
+        return k
+
+
+async def _cancelled_recv():
+    import asyncio
+    data = sframe(1, b"first") + sframe(1, b"second message")
+    s = SlowStream(data, 7)                        # "first" whole, nothing of the second yet
+    c = ws.WebSocket(s, s, 1000)
+    assert await c.recv() == "first"
+    try:
+        await asyncio.wait_for(c.recv(), 0.05)     # idle: nothing of a frame read
+        assert False
+    except asyncio.TimeoutError:
+        pass
+    assert c.open
+    s.avail = 10                                   # 3 bytes of the next frame arrive
+    try:
+        await asyncio.wait_for(c.recv(), 0.05)
+        assert False
+    except asyncio.TimeoutError:
+        pass
+    assert not c.open and s.closed
+    try:
+        await c.recv()
+        assert False
+    except ws.Closed as e:
+        assert (e.code, e.reason) == (1006, "recv cancelled")
+
+
+def test_cancelled_recv_idle_keeps_mid_frame_drops():
+    run(_cancelled_recv())
