@@ -1,0 +1,230 @@
+"""Events: eventData built from what fired, the outbox, and NotifyEvent delivery.
+
+The outbox is the one way out for events, online and offline alike: each
+event is a small file <storage>/outbox/EEEEEEEEEE_BBBBBBBBBB_S.json (event
+id, batch = first event id of its tick, severity) written atomically, and is
+deleted only after the CSMS's CALLRESULT. Names sort in event order, so
+delivery keeps order and a redelivered event keeps its eventId.
+
+Filters, in LIB's order: MonitoringCtrlr.Enabled; severity above
+ActiveMonitoringLevel is never reported (N05.FR.03, N07.FR.15); while
+offline, severity above OfflineQueuingSeverity is dropped (N07.FR.04).
+
+When the outbox holds queue_size events, the least severe event (highest
+severity number, the oldest of those) is dropped to make room, or the new
+event itself when it is the least severe; the diagnostics log says which.
+
+On a CALLERROR for a NotifyEvent the batch is retried RETRIES times with
+backoff, then logged as undeliverable and dropped, so one poisoned event
+cannot block the queue forever. Timeouts and lost connections retry forever.
+"""
+import asyncio
+import json
+import os
+
+import compat
+from compat import const
+from device import model as dm
+from diag import monitors as mon
+from drivers import store
+
+HW_FAULT_SEVERITY = const(1)   # HardwareFailure, for sensor faults
+ID_BLOCK = const(64)           # event ids reserved per write of the counter
+RETRIES = const(3)
+
+
+class Outbox:
+    def __init__(self, station):
+        self.st = station
+        self.dir = station.store.root + "/outbox"
+        store.makedirs(self.dir)
+        for n in os.listdir(self.dir):
+            if n.endswith(".tmp"):
+                store.remove(self.dir + "/" + n)
+        self.count = len(os.listdir(self.dir))
+        c = station.store.load("eventid.json", {"next": 1})
+        self.next_id = c["next"]
+        self.reserved = self.next_id   # ids below this are reserved on storage
+        self.wake = asyncio.Event()
+        self.budget = station.board["max_message"] // 2
+        self.dropped = 0
+        self.sent = 0
+
+    def _eid(self):
+        if self.next_id >= self.reserved:
+            # Persist a block ahead, so ids stay unique across a reboot with one
+            # write per ID_BLOCK events rather than one per event.
+            self.reserved = self.next_id + ID_BLOCK
+            self.st.store.save("eventid.json", {"next": self.reserved})
+        e = self.next_id
+        self.next_id += 1
+        return e
+
+    # ---- building events -----------------------------------------------------
+
+    def event(self, src, trigger, cleared, ts):
+        """(eventData dict, severity) for a fired monitor or a faulty sensor."""
+        if isinstance(src, list):
+            v = src[mon.M_VAR]
+            sev = src[mon.M_SEV]
+            ntype = mon.NOTIF[src[mon.M_ORIGIN]]
+        else:
+            v = src
+            sev = HW_FAULT_SEVERITY
+            ntype = "HardWiredNotification"
+        d = {"eventId": 0, "timestamp": ts, "trigger": trigger, "eventNotificationType": ntype,
+             "component": v.component, "variable": v.variable}
+        if v.mutability == "WriteOnly":
+            d["actualValue"] = ""
+        else:
+            lim = self.st.model.ctrl("DeviceDataCtrlr.ReportingValueSize")
+            d["actualValue"] = dm.text(v.value)[:min(2500, lim)]
+        if isinstance(src, list):
+            d["variableMonitoringId"] = src[mon.M_ID]
+            if src[mon.M_TYPE] <= mon.LOWER:
+                d["cleared"] = cleared
+            if src[mon.M_TX]:
+                e = v.component.get("evse")
+                tx = self.st.monitors.tx.get(e["id"] if e else 0)
+                if tx is None and self.st.monitors.tx:
+                    for k in self.st.monitors.tx:
+                        tx = self.st.monitors.tx[k]
+                if tx is not None:
+                    d["transactionId"] = tx
+        else:
+            d["cleared"] = cleared
+            d["techCode"] = "SensorRecovered" if cleared else "SensorFault"
+            if not cleared and getattr(v.sensor, "error", None):
+                d["techInfo"] = v.sensor.error[:500]
+        return d, sev
+
+    def post(self, fired):
+        """Queue what one tick found; they travel as one batch (seqNo/tbc)."""
+        m = self.st.model
+        if not m.ctrl("MonitoringCtrlr.Enabled"):
+            return
+        level = m.ctrl("MonitoringCtrlr.ActiveMonitoringLevel")
+        offline_sev = m.ctrl("MonitoringCtrlr.OfflineQueuingSeverity")
+        online = self.st.session.online
+        ts = compat.iso()
+        batch = None
+        for src, trigger, cleared in fired:
+            d, sev = self.event(src, trigger, cleared, ts)
+            if sev > level:
+                continue
+            if not online and sev > offline_sev:
+                self.st.log.write("offline: event of monitor %s (severity %d) not queued"
+                                  % (d.get("variableMonitoringId", "-"), sev))
+                continue
+            d["eventId"] = self._eid()
+            if batch is None:
+                batch = d["eventId"]
+            self._append(d, batch, sev)
+        if batch is not None:
+            self.wake.set()
+
+    def _append(self, d, batch, sev):
+        if self.count >= self.st.board["queue_size"]:
+            victim = self._least_severe()
+            if victim is None or int(victim[-6]) < sev:
+                self.dropped += 1
+                self.st.log.write("outbox full: dropped new event %d (severity %d)" % (d["eventId"], sev))
+                return
+            store.remove(self.dir + "/" + victim)
+            self.count -= 1
+            self.dropped += 1
+            self.st.log.write("outbox full: dropped event %d (severity %s)" % (int(victim[:10]), victim[-6]))
+        name = "%s/%010d_%010d_%d.json" % (self.dir, d["eventId"], batch, sev)
+        with open(name + ".tmp", "w") as f:
+            json.dump(d, f)
+            store.sync(f)
+        os.rename(name + ".tmp", name)
+        self.count += 1
+        self.st.log.write("event %d: %s %s %s=%s%s" % (
+            d["eventId"], d["trigger"], d["eventNotificationType"],
+            d.get("variableMonitoringId", d["variable"]["name"]), d["actualValue"][:40],
+            " cleared" if d.get("cleared") else ""))
+
+    def _least_severe(self):
+        worst = None
+        for n in sorted(os.listdir(self.dir)):
+            if n.endswith(".json") and (worst is None or n[-6] > worst[-6]):
+                worst = n
+        return worst
+
+    def pending(self):
+        return sorted(n for n in os.listdir(self.dir) if n.endswith(".json"))
+
+    # ---- delivery ------------------------------------------------------------
+
+    def _page(self, names):
+        """The events of the first batch in names that fit one message: (names, datas, more)."""
+        batch = names[0][11:21]
+        used = 120
+        take = []
+        datas = []
+        more = False
+        for n in names:
+            if n[11:21] != batch:
+                break
+            try:
+                with open(self.dir + "/" + n) as f:
+                    d = json.load(f)
+            except (OSError, ValueError):
+                store.remove(self.dir + "/" + n)   # unreadable: cannot be sent, never blocks
+                self.count -= 1
+                continue
+            size = len(json.dumps(d)) + 1
+            if take and used + size > self.budget:
+                more = True
+                break
+            used += size
+            take.append(n)
+            datas.append(d)
+        return take, datas, more
+
+    async def run(self):
+        """Drain the outbox while online: one NotifyEvent at a time, deleting after its answer."""
+        s = self.st.session
+        seq = 0
+        fails = 0
+        while True:
+            if not s.online or self.count <= 0:
+                self.wake.clear()
+                await self.wake.wait()
+                continue
+            names = self.pending()
+            self.count = len(names)
+            if not names:
+                continue
+            take, datas, more = self._page(names)
+            if not take:
+                continue
+            req = {"generatedAt": compat.iso(), "seqNo": seq, "eventData": datas}
+            if more:
+                req["tbc"] = True
+            try:
+                await s.call("NotifyEvent", req)
+            except Exception as e:
+                from protocol import codec
+                if isinstance(e, codec.CallError):
+                    fails += 1
+                    if fails > RETRIES:
+                        for n in take:
+                            store.remove(self.dir + "/" + n)
+                        self.count -= len(take)
+                        self.dropped += len(take)
+                        self.st.log.write("NotifyEvent refused %d times (%s): events %s dropped"
+                                          % (fails, e.code, ",".join(str(d["eventId"]) for d in datas)))
+                        fails = 0
+                        seq = 0
+                        continue
+                self.st.log.write("NotifyEvent not delivered: %r" % e)
+                await compat.sleep_ms(min(30000, 1000 * (1 << min(fails, 5))))
+                continue
+            fails = 0
+            for n in take:
+                store.remove(self.dir + "/" + n)
+            self.count -= len(take)
+            self.sent += len(take)
+            seq = seq + 1 if more else 0

@@ -1,0 +1,91 @@
+"""The station's logs: bounded rings of files with one UTC-stamped line per entry.
+
+Two rings exist: the diagnostics log ("diagnostics") and the security log
+("security"). Each is NAME.0.log .. NAME.<files-1>.log-style segments under
+<storage>/logs, numbered upward; the newest segment takes the appends and,
+past `bytes // files`, the next number starts and the oldest segment is
+deleted. Nothing is ever read whole into RAM.
+"""
+import os
+
+import compat
+from drivers import store
+
+
+class LogRing:
+    def __init__(self, folder, name, max_bytes=65536, files=4, echo=False):
+        self.folder = folder
+        self.name = name
+        self.files = max(2, files)
+        self.seg_bytes = max(512, max_bytes // self.files)
+        self.echo = echo
+        self.secrets = []   # strings never written (e.g. the CSMS password)
+        store.makedirs(folder)
+        segs = self.segments()
+        self.cur = segs[-1] if segs else 0
+        try:
+            self.size = os.stat(self.path(self.cur))[6]
+        except OSError:
+            self.size = 0
+
+    def path(self, n):
+        return "%s/%s.%d.log" % (self.folder, self.name, n)
+
+    def segments(self):
+        """Segment numbers present, oldest first."""
+        pre = self.name + "."
+        out = []
+        for n in os.listdir(self.folder):
+            if n.startswith(pre) and n.endswith(".log"):
+                try:
+                    out.append(int(n[len(pre):-4]))
+                except ValueError:
+                    pass
+        out.sort()
+        return out
+
+    def write(self, text):
+        for s in self.secrets:
+            if s and s in text:
+                text = text.replace(s, "***")
+        line = compat.iso() + " " + text.replace("\n", " ") + "\n"
+        if self.echo:
+            print(self.name[0].upper() + " " + line, end="")
+        if self.size + len(line) > self.seg_bytes and self.size:
+            self.cur += 1
+            self.size = 0
+            segs = self.segments()
+            while len(segs) >= self.files:
+                store.remove(self.path(segs.pop(0)))
+        try:
+            with open(self.path(self.cur), "a") as f:
+                f.write(line)
+            self.size += len(line)
+        except OSError:
+            pass  # a full or failed flash must not stop the station
+
+    def lines(self, oldest=None, latest=None):
+        """Yield (epoch, line) for entries within [oldest, latest], oldest first, a line at a time."""
+        for n in self.segments():
+            try:
+                f = open(self.path(n))
+            except OSError:
+                continue
+            with f:
+                while True:
+                    ln = f.readline()
+                    if not ln:
+                        break
+                    t = compat.parse_iso(ln[:24])
+                    if t is None:
+                        continue
+                    if oldest is not None and t < oldest:
+                        continue
+                    if latest is not None and t > latest:
+                        continue
+                    yield t, ln
+
+    def clear(self):
+        for n in self.segments():
+            store.remove(self.path(n))
+        self.size = 0

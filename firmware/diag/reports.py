@@ -1,0 +1,142 @@
+"""N02 GetMonitoringReport -> NotifyMonitoringReport pages.
+
+Filters: monitoringCriteria (Threshold/Delta/Periodic) and componentVariable
+with the wildcard rules (missing evse or instance: every EVSE / instance;
+missing variable: every variable of the component; missing variable
+instance: every instance); both given: the intersection.
+
+Pages are built one at a time from the monitor list (grouped per variable)
+under an item budget and a byte budget, sent, and dropped: a report of
+hundreds of monitors arrives whole, each page with the same requestId,
+seqNo 0..n and tbc on all but the last.
+"""
+import asyncio
+import json
+
+import compat
+from diag import monitors as mon
+from protocol.codec import CallError
+
+CRITERIA = {"ThresholdMonitoring": (mon.UPPER, mon.LOWER), "DeltaMonitoring": (mon.DELTA,),
+            "PeriodicMonitoring": (mon.PERIODIC, mon.ALIGNED)}
+PAGE_ITEMS = 40   # MonitoringData entries per page at most
+
+
+def cv_match(cv, v):
+    """Does a componentVariable filter entry select variable v (N02.FR.15-17)?"""
+    c = cv["component"]
+    vc = v.component
+    if c["name"] != vc["name"]:
+        return False
+    if "instance" in c and c["instance"] != vc.get("instance"):
+        return False
+    e = c.get("evse")
+    if e is not None:
+        ve = vc.get("evse")
+        if ve is None or ve["id"] != e["id"]:
+            return False
+        if "connectorId" in e and ve.get("connectorId") != e["connectorId"]:
+            return False
+    f = cv.get("variable")
+    if f is None:
+        return True
+    if f["name"] != v.variable["name"]:
+        return False
+    return "instance" not in f or f["instance"] == v.variable.get("instance")
+
+
+def select(station, req):
+    """The monitors the request asks for, ordered by variable."""
+    types = None
+    if "monitoringCriteria" in req:
+        types = []
+        for c in req["monitoringCriteria"]:
+            types.extend(CRITERIA[c])
+    cvs = req.get("componentVariable")
+    out = []
+    for m in station.monitors.active:
+        if types is not None and m[mon.M_TYPE] not in types:
+            continue
+        if cvs is not None:
+            v = m[mon.M_VAR]
+            for cv in cvs:
+                if cv_match(cv, v):
+                    break
+            else:
+                continue
+        out.append(m)
+    return out
+
+
+def entry(m):
+    return {"id": m[mon.M_ID], "transaction": bool(m[mon.M_TX]), "value": m[mon.M_VALUE],
+            "type": mon.TYPES[m[mon.M_TYPE]], "severity": m[mon.M_SEV]}
+
+
+def pages(monitors, budget, items=PAGE_ITEMS):
+    """Yield (monitor list of MonitoringData dicts, last?) pages under the item and byte budgets."""
+    page = []
+    used = 100
+    cur = None
+    i = 0
+    n = len(monitors)
+    while i < n:
+        m = monitors[i]
+        e = entry(m)
+        size = len(json.dumps(e)) + 2
+        v = m[mon.M_VAR]
+        new_group = cur is None or cur["_v"] is not v
+        if new_group:
+            size += len(json.dumps(v.component)) + len(json.dumps(v.variable)) + 60
+        if page and (used + size > budget or (new_group and len(page) >= items)):
+            for g in page:
+                del g["_v"]
+            yield page, False
+            page = []
+            used = 100
+            cur = None
+            continue
+        if cur is None or cur["_v"] is not v:
+            cur = {"component": v.component, "variable": v.variable, "variableMonitoring": [], "_v": v}
+            page.append(cur)
+        cur["variableMonitoring"].append(e)
+        used += size
+        i += 1
+    for g in page:
+        del g["_v"]
+    yield page, True
+
+
+def attach(station):
+    s = station.session
+
+    async def send(rid, found):
+        budget = min(station.model.ctrl("DeviceDataCtrlr.BytesPerMessage[GetReport]"),
+                     station.board["max_message"]) - 200
+        seq = 0
+        for page, last in pages(found, max(budget, 600)):
+            req = {"requestId": rid, "seqNo": seq, "generatedAt": compat.iso(), "monitor": page}
+            if not last:
+                req["tbc"] = True
+            for attempt in range(3):
+                try:
+                    await s.call("NotifyMonitoringReport", req)
+                    break
+                except Exception as e:
+                    station.log.write("NotifyMonitoringReport %d/%d failed: %r" % (rid, seq, e))
+                    if not s.online:
+                        return
+            seq += 1
+        station.log.write("monitoring report %d: %d monitors in %d pages" % (rid, len(found), seq))
+
+    def get_monitoring_report(req):
+        cvs = req.get("componentVariable")
+        if cvs is not None and len(cvs) > station.model.ctrl("DeviceDataCtrlr.ItemsPerMessage[GetReport]"):
+            raise CallError("OccurrenceConstraintViolation", "componentVariable: too many items")
+        found = select(station, req)
+        if not found:
+            return {"status": "EmptyResultSet"}
+        asyncio.create_task(send(req["requestId"], found))
+        return {"status": "Accepted"}
+
+    s.on("GetMonitoringReport", get_monitoring_report)

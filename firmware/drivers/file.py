@@ -1,0 +1,28 @@
+"""File sensor (host board): the value is the text of a file, read at each sample."""
+from device import config, model
+
+
+class FileSensor:
+    def __init__(self, path, dtype):
+        self.path = path
+        self.dtype = dtype
+        self.error = None  # why the last read gave no value
+
+    def read(self):
+        try:
+            with open(self.path) as f:
+                t = f.read(2600)
+        except OSError:
+            self.error = "cannot read " + self.path
+            return None
+        try:
+            return model.parse(self.dtype, t.strip() if self.dtype != "string" else t.rstrip("\n"))
+        except ValueError:
+            self.error = "unparsable value in " + self.path
+            return None
+
+
+def make(board, spec, s):
+    if not isinstance(s.get("path"), str):
+        raise config.ConfigError("sensor.path", "the file driver needs a path")
+    return FileSensor(config.rel(board, s["path"]), spec["dataType"])

@@ -1,0 +1,88 @@
+"""Persistent state as small JSON files, written atomically.
+
+save() writes NAME.tmp, flushes it and renames it over NAME, so after a power
+cut a file holds either the old state or the new one, never half of each.
+"""
+import json
+import os
+
+
+def makedirs(path):
+    """mkdir -p (MicroPython's os has no makedirs)."""
+    parts = path.split("/")
+    cur = "/" if path.startswith("/") else ""
+    for p in parts:
+        if not p:
+            continue
+        cur = cur + p if cur in ("", "/") else cur + "/" + p
+        try:
+            os.mkdir(cur)
+        except OSError:
+            pass
+
+
+def exists(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+def remove(path):
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
+def sync(f):
+    f.flush()
+    if hasattr(os, "fsync"):
+        os.fsync(f.fileno())
+
+
+def replace(src, dst):
+    """rename() over an existing file; FAT refuses that, so remove dst first there."""
+    try:
+        os.rename(src, dst)
+    except OSError:
+        remove(dst)
+        os.rename(src, dst)
+
+
+class Store:
+    def __init__(self, root):
+        self.root = root
+        makedirs(root)
+        # A temp file left by a power cut: when its target still exists the cut
+        # came before the rename and the temp may be partial, so drop it; when
+        # the target is gone (FAT renames only onto a free name) the temp is
+        # the complete new state, so finish the rename.
+        for n in os.listdir(root):
+            if n.endswith(".tmp"):
+                t = root + "/" + n
+                if exists(t[:-4]):
+                    remove(t)
+                else:
+                    os.rename(t, t[:-4])
+
+    def path(self, name):
+        return self.root + "/" + name
+
+    def load(self, name, default=None):
+        try:
+            with open(self.path(name)) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return default
+
+    def save(self, name, obj):
+        p = self.path(name)
+        with open(p + ".tmp", "w") as f:
+            json.dump(obj, f)
+            sync(f)
+        replace(p + ".tmp", p)
+
+    def delete(self, name):
+        remove(self.path(name))

@@ -1,0 +1,88 @@
+"""The station: builds the parts from a board file and runs their tasks.
+
+Integrating firmware uses this object: `push()` a value into a variable,
+`session.on()` to serve other OCPP actions, `session.call()` to send its own,
+`monitors.set_transaction()` when transactions start and stop.
+"""
+import asyncio
+
+import compat
+from compat import ticks_ms, ticks_diff
+from device import config, model
+from diag import events, logs, monitors, monitoring, reports
+from drivers import store
+import drivers
+from protocol import session
+
+
+class Station:
+    def __init__(self, board):
+        self.board = board
+        self.store = store.Store(config.rel(board, board["storage"]))
+        lg = board.get("log") or {}
+        folder = self.store.root + "/logs"
+        echo = bool(board.get("echo"))
+        self.log = logs.LogRing(folder, "diagnostics", lg.get("bytes", 65536), lg.get("files", 4), echo)
+        self.seclog = logs.LogRing(folder, "security", lg.get("bytes", 65536) // 4, lg.get("files", 4), echo)
+        pw = board["csms"].get("password")
+        if pw:
+            self.log.secrets.append(pw)
+            self.seclog.secrets.append(pw)
+        self.model = model.Model(board, self.store, drivers.sensor)
+        self.session = session.Session(self)
+        self.monitors = monitors.Monitors(self)
+        self.outbox = events.Outbox(self)
+        monitoring.attach(self)
+        reports.attach(self)
+        self.ticks = 0
+        self.seclog.write("station started (reboot)")
+        self.log.write("station %s started with %d variables, %d monitors" % (
+            board["station"]["id"], len(self.model.vars), len(self.monitors.active)))
+
+    def config_path(self, p):
+        return config.rel(self.board, p)
+
+    def clock_changed(self):
+        self.monitors.clock_changed()
+
+    def push(self, component, variable, value):
+        """Set a variable's value from integrating code; evaluated at the next tick."""
+        v = self.model.find(component, variable)
+        if v is None:
+            raise KeyError("no variable %s.%s" % (component.get("name"), variable.get("name")))
+        v.value = value
+
+    def tick(self):
+        """One sampling period's work: sample, evaluate, queue what fired."""
+        ms = self.monitors
+        fired = ms.sample()
+        if self.model.ctrl("MonitoringCtrlr.Enabled"):
+            f = ms.evaluate(ticks_ms())
+            if f is not None:
+                fired = f if fired is None else fired + f
+        if fired is not None:
+            self.outbox.post(fired)
+        self.ticks += 1
+
+    async def monitor_loop(self):
+        """Never awaits the network: sample every SampleInterval ms, on a fixed grid."""
+        due = ticks_ms()
+        while True:
+            try:
+                self.tick()
+            except Exception as e:
+                self.log.write("monitor loop error: %r" % e)
+            period = self.model.ctrl("MonitoringCtrlr.SampleInterval")
+            due = compat.ticks_add(due, period)
+            wait = ticks_diff(due, ticks_ms())
+            if wait < 0:
+                due = ticks_ms()
+                wait = 0
+            await compat.sleep_ms(wait)
+
+    async def run(self):
+        tasks = [asyncio.create_task(self.monitor_loop()),
+                 asyncio.create_task(self.outbox.run()),
+                 asyncio.create_task(self.session.run())]
+        for t in tasks:
+            await t

@@ -1,0 +1,498 @@
+"""N03-N08 on a real Station, in-process, on both runtimes. Test names carry the FR ids."""
+import compat
+from compat import ticks_ms, ticks_add
+from diag import monitors as mon
+import stationkit as kit
+from stationkit import EVSE1, TEMP
+
+
+def board_monitors():
+    return [kit.var(monitors=[
+        {"id": 1, "type": "UpperThreshold", "value": 90, "severity": 1, "origin": "HardWired"},
+        {"id": 2, "type": "Delta", "value": 10, "severity": 6, "origin": "Preconfigured"}])]
+
+
+# ---- N04 SetVariableMonitoring ---------------------------------------------------
+
+def test_N04_FR01_FR02_one_result_per_element_in_order_echoing_the_element():
+    st = kit.make()
+    items = [{"value": 50, "type": "UpperThreshold", "severity": 5, "component": EVSE1, "variable": TEMP},
+             {"value": -1, "type": "Delta", "severity": 5, "component": EVSE1, "variable": TEMP},
+             {"value": 0, "type": "LowerThreshold", "severity": 4, "component": EVSE1, "variable": TEMP}]
+    r = kit.call(st, "SetVariableMonitoring", {"setMonitoringData": items})["setMonitoringResult"]
+    assert [x["status"] for x in r] == ["Accepted", "Rejected", "Accepted"]   # TC_N_43
+    for item, res in zip(items, r):
+        assert res["type"] == item["type"] and res["severity"] == item["severity"]
+        assert res["component"] == item["component"] and res["variable"] == item["variable"]
+    assert "id" not in r[1] and r[0]["id"] != r[2]["id"]
+
+
+def test_N04_FR03_FR04_unknown_component_and_variable():
+    st = kit.make()
+    assert kit.setmon(st, "Delta", 1, comp={"name": "Nope"})["status"] == "UnknownComponent"
+    assert kit.setmon(st, "Delta", 1, comp={"name": "EVSE", "evse": {"id": 9}})["status"] == "UnknownComponent"
+    assert kit.setmon(st, "Delta", 1, variable={"name": "Nope"})["status"] == "UnknownVariable"
+
+
+def test_N04_FR05_unsupported_monitor_type_on_a_string_variable():
+    st = kit.make([kit.var(), kit.var(name="Model", dtype="string", lo=None, hi=None, value="x")])
+    r = kit.setmon(st, "UpperThreshold", 5, variable={"name": "Model"})
+    assert r["status"] == "UnsupportedMonitorType"
+    assert kit.setmon(st, "Delta", 1, variable={"name": "Model"})["status"] == "Accepted"
+
+
+def test_N04_FR06_threshold_outside_min_max_rejected_at_the_limit_accepted():
+    st = kit.make()
+    assert kit.setmon(st, "UpperThreshold", 150.5)["status"] == "Rejected"
+    assert kit.setmon(st, "LowerThreshold", -41)["status"] == "Rejected"
+    assert kit.setmon(st, "UpperThreshold", 150)["status"] == "Accepted"
+
+
+def test_N04_FR08_FR11_accepted_with_a_station_generated_id():
+    st = kit.make(board_monitors())
+    r = kit.setmon(st, "UpperThreshold", 60)
+    assert r["status"] == "Accepted" and r["id"] > 2
+    assert st.monitors.get(r["id"])[mon.M_ORIGIN] == mon.CUSTOM
+
+
+def test_N04_FR09_items_and_bytes_per_message_give_callerrors():
+    from protocol.codec import CallError
+    import support
+    st = kit.make(settings={"MonitoringCtrlr.ItemsPerMessage[SetVariableMonitoring]": 2,
+                            "MonitoringCtrlr.BytesPerMessage[SetVariableMonitoring]": 400})
+    item = {"value": 50, "type": "UpperThreshold", "severity": 5, "component": EVSE1, "variable": TEMP}
+    e = support.raises(CallError, kit.call, st, "SetVariableMonitoring", {"setMonitoringData": [item] * 3})
+    assert e.code == "OccurrenceConstraintViolation"
+    big = dict(item)
+    big["component"] = {"name": "EVSE", "instance": "x" * 50, "evse": {"id": 1}}
+    big["variable"] = {"name": "Temperature", "instance": "y" * 50}
+    e = support.raises(CallError, kit.call, st, "SetVariableMonitoring", {"setMonitoringData": [big, big]})
+    assert e.code == "FormatViolation"
+
+
+def test_N04_FR10_same_type_and_severity_is_duplicate_other_severity_is_not():
+    st = kit.make()
+    assert kit.setmon(st, "Delta", 5, severity=8)["status"] == "Accepted"
+    assert kit.setmon(st, "Delta", 5, severity=7)["status"] == "Accepted"     # TC_N_10
+    assert kit.setmon(st, "Delta", 3, severity=8)["status"] == "Duplicate"
+
+
+def test_N04_FR12_replace_by_id_keeps_the_id():
+    st = kit.make()
+    mid = kit.setmon(st, "UpperThreshold", 60)["id"]
+    r = kit.setmon(st, "UpperThreshold", 70, severity=3, mid=mid)
+    assert r["status"] == "Accepted" and r["id"] == mid
+    m = st.monitors.get(mid)
+    assert m[mon.M_VALUE] == 70 and m[mon.M_SEV] == 3
+    assert len([x for x in st.monitors.active if x[mon.M_ORIGIN] == mon.CUSTOM]) == 1
+
+
+def test_N04_FR13_unknown_id_rejected():
+    st = kit.make()
+    r = kit.setmon(st, "UpperThreshold", 60, mid=999)
+    assert r["status"] == "Rejected" and "id" not in r
+
+
+def test_N04_FR14_negative_delta_rejected():
+    st = kit.make()
+    r = kit.setmon(st, "Delta", -1)                                           # TC_N_12
+    assert r["status"] == "Rejected" and r["statusInfo"]["reasonCode"] == "ValuePositiveOnly"
+
+
+def test_N04_FR15_replaced_preconfigured_monitor_becomes_custom_until_factory_default():
+    st = kit.make(board_monitors())
+    r = kit.setmon(st, "Delta", 10, severity=7, mid=2)                         # TC_N_41
+    assert r["status"] == "Accepted" and r["id"] == 2
+    m = st.monitors.get(2)
+    assert m[mon.M_ORIGIN] == mon.CUSTOM and m[mon.M_SEV] == 7
+    kit.call(st, "SetMonitoringBase", {"monitoringBase": "FactoryDefault"})
+    m = st.monitors.get(2)
+    assert m[mon.M_ORIGIN] == mon.PRECONF and m[mon.M_SEV] == 6
+
+
+def test_N04_FR16_an_id_cannot_move_to_another_variable():
+    st = kit.make([kit.var(), kit.var(name="Voltage", lo=0, hi=500)])
+    mid = kit.setmon(st, "UpperThreshold", 60)["id"]
+    r = kit.setmon(st, "UpperThreshold", 60, variable={"name": "Voltage"}, mid=mid)   # TC_N_39
+    assert r["status"] == "Rejected"
+    assert st.monitors.get(mid)[mon.M_VAR].variable == TEMP
+
+
+def test_N04_FR18_hardwired_id_rejected():
+    st = kit.make(board_monitors())
+    assert kit.setmon(st, "UpperThreshold", 80, mid=1)["status"] == "Rejected"
+    assert st.monitors.get(1)[mon.M_VALUE] == 90
+
+
+def test_N04_FR17_non_numeric_delta_value_ignored():
+    st = kit.make([kit.var(), kit.var(name="State", dtype="string", lo=None, hi=None, value="A")])
+    r = kit.setmon(st, "Delta", 42, variable={"name": "State"})
+    assert r["status"] == "Accepted"
+    assert st.monitors.get(r["id"])[mon.M_VALUE] == 1
+
+
+def test_N04_custom_monitors_persist_across_reboot_FR19_N07_FR13():
+    st = kit.make(board_monitors())
+    mid = kit.setmon(st, "LowerThreshold", 5, severity=2)["id"]
+    st2 = kit.again(st)
+    m = st2.monitors.get(mid)                                                   # TC_N_53
+    assert m is not None and m[mon.M_TYPE] == mon.LOWER and m[mon.M_VALUE] == 5 and m[mon.M_SEV] == 2
+    assert kit.setmon(st2, "Delta", 1)["id"] > mid    # ids are not reused after a reboot
+
+
+# ---- N06 ClearVariableMonitoring --------------------------------------------------
+
+def test_N06_FR01_FR02_FR03_FR05_one_result_per_id():
+    st = kit.make(board_monitors())
+    mid = kit.setmon(st, "UpperThreshold", 60)["id"]
+    r = kit.call(st, "ClearVariableMonitoring", {"id": [mid, 777, 1, mid]})["clearMonitoringResult"]
+    assert [(x["id"], x["status"]) for x in r] == [(mid, "Accepted"), (777, "NotFound"), (1, "Rejected"),
+                                                    (mid, "NotFound")]
+
+
+def test_N06_FR06_FR07_too_many_ids_or_bytes():
+    from protocol.codec import CallError
+    import support
+    st = kit.make(settings={"MonitoringCtrlr.ItemsPerMessage[ClearVariableMonitoring]": 10,
+                            "MonitoringCtrlr.BytesPerMessage[ClearVariableMonitoring]": 100})
+    e = support.raises(CallError, kit.call, st, "ClearVariableMonitoring", {"id": list(range(11))})
+    assert e.code == "OccurrenceConstraintViolation"
+    e = support.raises(CallError, kit.call, st, "ClearVariableMonitoring", {"id": [1234567890123] * 8})
+    assert e.code == "FormatViolation"
+    r = kit.call(st, "ClearVariableMonitoring", {"id": [1, 2]})
+    assert len(r["clearMonitoringResult"]) == 2
+
+
+def test_N06_cleared_monitor_never_fires_and_sends_no_cleared_event_N07_FR12():
+    st = kit.make()
+    mid = kit.setmon(st, "UpperThreshold", 50)["id"]
+    kit.push(st, 60)
+    assert [e["variableMonitoringId"] for e in kit.drain(st)] == [mid]
+    kit.call(st, "ClearVariableMonitoring", {"id": [mid]})
+    kit.push(st, 40)
+    kit.push(st, 70)
+    assert kit.drain(st) == []                                                  # TC_N_52
+
+
+# ---- N03 SetMonitoringBase ----------------------------------------------------------
+
+def test_N03_FR03_all_keeps_customs_and_activates_preconfigured():
+    st = kit.make(board_monitors())
+    kit.call(st, "SetMonitoringBase", {"monitoringBase": "HardWiredOnly"})
+    assert st.monitors.get(2) is None
+    mid = kit.setmon(st, "LowerThreshold", 0)["id"]
+    assert kit.call(st, "SetMonitoringBase", {"monitoringBase": "All"}) == {"status": "Accepted"}
+    assert st.monitors.get(2) is not None and st.monitors.get(mid) is not None
+    assert st.model.ctrl("MonitoringCtrlr.ActiveMonitoringBase") == "All"
+
+
+def test_N03_FR04_factory_default_deletes_customs_restores_preconfigured():
+    st = kit.make(board_monitors())
+    mid = kit.setmon(st, "LowerThreshold", 0)["id"]
+    kit.setmon(st, "Delta", 20, severity=6, mid=2)
+    kit.call(st, "SetMonitoringBase", {"monitoringBase": "FactoryDefault"})
+    assert st.monitors.get(mid) is None
+    assert st.monitors.get(2)[mon.M_VALUE] == 10
+    assert sorted(m[mon.M_ID] for m in st.monitors.active) == [1, 2]
+
+
+def test_N03_FR05_hardwired_only_and_it_persists():
+    st = kit.make(board_monitors())
+    kit.setmon(st, "LowerThreshold", 0)
+    kit.call(st, "SetMonitoringBase", {"monitoringBase": "HardWiredOnly"})
+    assert [m[mon.M_ID] for m in st.monitors.active] == [1]
+    st2 = kit.again(st)
+    assert [m[mon.M_ID] for m in st2.monitors.active] == [1]
+    assert st2.model.ctrl("MonitoringCtrlr.ActiveMonitoringBase") == "HardWiredOnly"
+
+
+# ---- N05 SetMonitoringLevel -----------------------------------------------------------
+
+def test_N05_FR01_FR02_level_range_and_persistence():
+    st = kit.make()
+    for s in (0, 9, 4):
+        assert kit.call(st, "SetMonitoringLevel", {"severity": s}) == {"status": "Accepted"}
+    for s in (10, -1):
+        assert kit.call(st, "SetMonitoringLevel", {"severity": s})["status"] == "Rejected"
+    assert kit.again(st).model.ctrl("MonitoringCtrlr.ActiveMonitoringLevel") == 4
+
+
+def test_N05_FR03_N07_FR15_only_severity_at_or_below_level_reports():
+    st = kit.make()
+    kit.setmon(st, "UpperThreshold", 50, severity=3)
+    kit.setmon(st, "UpperThreshold", 50, severity=6)
+    kit.call(st, "SetMonitoringLevel", {"severity": 5})
+    kit.push(st, 60)
+    evs = kit.drain(st)
+    assert len(evs) == 1 and st.monitors.get(evs[0]["variableMonitoringId"])[mon.M_SEV] == 3
+
+
+# ---- N07 alerts ---------------------------------------------------------------------------
+
+def test_N07_FR16_FR17_strictly_above_or_below_once_then_cleared_FR02():
+    st = kit.make()
+    up = kit.setmon(st, "UpperThreshold", 50)["id"]
+    lo = kit.setmon(st, "LowerThreshold", 10)["id"]
+    for v in (50, 10, 30):
+        kit.push(st, v)
+    assert kit.drain(st) == []           # equal to the threshold never fires
+    kit.push(st, 50.1)
+    kit.push(st, 70)
+    kit.push(st, 99)
+    evs = kit.drain(st)
+    assert len(evs) == 1 and evs[0]["variableMonitoringId"] == up and evs[0]["cleared"] is False
+    assert evs[0]["trigger"] == "Alerting" and evs[0]["actualValue"] == "50.1"
+    kit.push(st, 50)
+    evs = kit.drain(st)
+    assert len(evs) == 1 and evs[0]["cleared"] is True and evs[0]["actualValue"] == "50"
+    kit.push(st, 9.5)
+    kit.push(st, 11)
+    evs = kit.drain(st)
+    assert [(e["variableMonitoringId"], e["cleared"]) for e in evs] == [(lo, False), (lo, True)]
+
+
+def test_N07_FR05_FR06_event_fields_and_unique_increasing_ids():
+    st = kit.make(board_monitors())
+    kit.push(st, 20)
+    kit.push(st, 95)
+    evs = kit.drain(st)
+    kinds = sorted((e["variableMonitoringId"], e["eventNotificationType"], e["trigger"]) for e in evs)
+    assert kinds == [(1, "HardWiredMonitor", "Alerting"), (2, "PreconfiguredMonitor", "Delta")]
+    for e in evs:
+        assert e["component"] == EVSE1 and e["variable"] == TEMP
+        assert compat.parse_iso(e["timestamp"]) is not None
+    ids = [e["eventId"] for e in evs]
+    assert len(set(ids)) == 2 and ids == sorted(ids)
+    kit.push(st, 20)
+    later = kit.drain(st)
+    assert min(e["eventId"] for e in later) > max(ids)
+
+
+def test_N07_event_ids_stay_unique_across_reboot():
+    st = kit.make()
+    kit.setmon(st, "Delta", 1)
+    kit.push(st, 1)
+    kit.push(st, 5)
+    first = kit.drain(st)[0]["eventId"]
+    st2 = kit.again(st)
+    kit.push(st2, 1)
+    kit.push(st2, 9)
+    assert kit.drain(st2)[0]["eventId"] > first
+
+
+def test_N07_FR07_events_of_one_tick_travel_together():
+    st = kit.make()
+    kit.setmon(st, "UpperThreshold", 50, severity=5)
+    kit.setmon(st, "UpperThreshold", 40, severity=4)
+    kit.setmon(st, "Delta", 1, severity=5)
+    kit.push(st, 20)
+    kit.drain(st)
+    kit.push(st, 60)
+    names = st.outbox.pending()
+    assert len(names) == 3 and len(set(n[11:21] for n in names)) == 1
+    take, datas, more = st.outbox._page(names)
+    assert len(datas) == 3 and not more
+
+
+def test_N07_FR10_writeonly_variable_reports_empty_actual_value():
+    st = kit.make([kit.var(name="Secret", mut="WriteOnly")])
+    kit.setmon(st, "UpperThreshold", 5, variable={"name": "Secret"})
+    kit.push(st, 10, variable={"name": "Secret"})
+    assert kit.drain(st)[0]["actualValue"] == ""
+
+
+def test_N07_actual_value_truncated_to_reporting_value_size():
+    st = kit.make([kit.var(name="Text", dtype="string", lo=None, hi=None, value="")],
+                  settings={"DeviceDataCtrlr.ReportingValueSize": 20})
+    kit.setmon(st, "Delta", 1, variable={"name": "Text"})
+    kit.push(st, "a" * 3000, variable={"name": "Text"})
+    assert kit.drain(st)[0]["actualValue"] == "a" * 20
+
+
+def test_N07_FR11_modified_threshold_is_rechecked_at_once():
+    st = kit.make()
+    mid = kit.setmon(st, "UpperThreshold", 50)["id"]
+    kit.push(st, 60)
+    assert len(kit.drain(st)) == 1
+    kit.setmon(st, "UpperThreshold", 70, mid=mid)          # 60 is now inside: cleared
+    evs = kit.drain(st)
+    assert len(evs) == 1 and evs[0]["cleared"] is True
+    kit.setmon(st, "UpperThreshold", 55, mid=mid)          # and outside again: alert
+    evs = kit.drain(st)
+    assert len(evs) == 1 and evs[0]["cleared"] is False
+    new = kit.setmon(st, "LowerThreshold", 65)["id"]       # a new monitor fires at once too
+    evs = kit.drain(st)
+    assert [e["variableMonitoringId"] for e in evs] == [new]
+
+
+def test_N07_FR12_removing_a_tripped_monitor_sends_no_cleared():
+    st = kit.make()
+    mid = kit.setmon(st, "UpperThreshold", 50)["id"]
+    kit.push(st, 60)
+    kit.drain(st)
+    kit.call(st, "ClearVariableMonitoring", {"id": [mid]})
+    kit.push(st, 10)
+    assert kit.drain(st) == []
+
+
+def test_N07_FR14_tripped_before_reboot_cleared_after_it():
+    st = kit.make()
+    mid = kit.setmon(st, "UpperThreshold", 50)["id"]
+    kit.push(st, 60)
+    kit.drain(st)
+    st2 = kit.again(st)
+    kit.push(st2, 60)
+    assert kit.drain(st2) == []           # still tripped: no second alert
+    kit.push(st2, 40)
+    evs = kit.drain(st2)
+    assert len(evs) == 1 and evs[0]["variableMonitoringId"] == mid and evs[0]["cleared"] is True
+
+
+def test_N07_FR18_numeric_delta_reference_moves_with_each_event():
+    st = kit.make()
+    mid = kit.setmon(st, "Delta", 10)["id"]
+    fired = []
+    for v in range(20, 61, 2):            # a steady drift of 40 fires once per step above 10
+        kit.push(st, v)
+        fired.extend(e["actualValue"] for e in kit.drain(st))
+    assert fired == ["32", "44", "56"]
+    kit.push(st, 46)                     # down by exactly 10: not more than delta
+    kit.push(st, 45.5)
+    evs = kit.drain(st)
+    assert [e["actualValue"] for e in evs] == ["45.5"] and "cleared" not in evs[0]
+    assert evs[0]["trigger"] == "Delta" and evs[0]["variableMonitoringId"] == mid
+
+
+def test_N07_FR19_non_numeric_delta_fires_on_any_change():
+    st = kit.make([kit.var(name="State", dtype="string", lo=None, hi=None, value="Idle"),
+                   kit.var(name="Plugged", dtype="boolean", lo=None, hi=None, value=False)])
+    kit.setmon(st, "Delta", 1, variable={"name": "State"})
+    kit.setmon(st, "Delta", 1, variable={"name": "Plugged"})
+    kit.push(st, "Idle", variable={"name": "State"})
+    assert kit.drain(st) == []
+    kit.push(st, "Charging", variable={"name": "State"})
+    kit.push(st, True, variable={"name": "Plugged"})
+    assert [e["actualValue"] for e in kit.drain(st)] == ["Charging", "true"]
+
+
+def test_N07_FR04_offline_queue_by_offline_queuing_severity():
+    st = kit.make(online=False, settings={"MonitoringCtrlr.OfflineQueuingSeverity": 4})
+    kit.setmon(st, "UpperThreshold", 50, severity=4)
+    kit.setmon(st, "UpperThreshold", 50, severity=5)       # TC_N_23: OfflineQueuingSeverity + 1
+    kit.push(st, 60)
+    evs = kit.drain(st)
+    assert len(evs) == 1 and st.monitors.get(evs[0]["variableMonitoringId"])[mon.M_SEV] == 4
+
+
+def test_N07_offline_queue_survives_reboot_in_order():
+    st = kit.make(online=False)
+    kit.setmon(st, "Delta", 1)
+    for v in (1, 5, 9, 13):
+        kit.push(st, v)
+    st2 = kit.again(st, online=False)
+    evs = kit.queued(st2)
+    assert [e["actualValue"] for e in evs] == ["5", "9", "13"]
+    assert st2.outbox.count == 3
+
+
+def test_N07_full_queue_drops_least_severe_first_and_logs_it():
+    st = kit.make(online=False, queue_size=3)
+    kit.setmon(st, "Delta", 1, severity=2)
+    kit.setmon(st, "Delta", 1, severity=8)
+    kit.push(st, 0)
+    kit.push(st, 5)      # 2 events (sev 2 and 8)
+    kit.push(st, 10)     # 2 more: the queue holds 3 -> a severity-8 one goes
+    sevs = sorted(st.monitors.get(e["variableMonitoringId"])[mon.M_SEV] for e in kit.queued(st))
+    assert sevs == [2, 2, 8]
+    kit.push(st, 15)     # severity 2 again: the severity-8 one goes, then the new sev 8 is dropped
+    sevs = sorted(st.monitors.get(e["variableMonitoringId"])[mon.M_SEV] for e in kit.queued(st))
+    assert sevs == [2, 2, 2]
+    assert st.outbox.dropped == 3
+    assert "outbox full" in "".join(ln for t, ln in st.log.lines())
+
+
+def test_N07_monitoring_disabled_sends_nothing():
+    st = kit.make()
+    kit.setmon(st, "UpperThreshold", 50)
+    st.model.set_ctrl("MonitoringCtrlr.Enabled", False)
+    kit.push(st, 60)
+    assert kit.drain(st) == []
+
+
+def test_N07_hardwired_notification_for_a_sensor_fault_and_recovery():
+    st = kit.make()
+
+    class Flaky:
+        value = 20.0
+        error = "no answer on the bus"
+
+        def read(self):
+            return self.value
+
+    v = st.model.find(EVSE1, TEMP)
+    v.sensor = Flaky()
+    st.monitors.sensed = [v]
+    st.tick()
+    v.sensor.value = None
+    for _ in range(3):
+        st.tick()
+    evs = kit.drain(st)
+    assert len(evs) == 1
+    e = evs[0]
+    assert e["eventNotificationType"] == "HardWiredNotification" and e["cleared"] is False
+    assert e["techCode"] == "SensorFault" and "variableMonitoringId" not in e
+    st.tick()
+    assert kit.drain(st) == []
+    v.sensor.value = 21.0
+    st.tick()
+    evs = kit.drain(st)
+    assert len(evs) == 1 and evs[0]["cleared"] is True
+
+
+# ---- N08 periodic ---------------------------------------------------------------------------
+
+def test_N08_FR06_periodic_fires_every_value_seconds_after_set():
+    st = kit.make()
+    mid = kit.setmon(st, "Periodic", 2)["id"]
+    kit.push(st, 20)
+    m = st.monitors.get(mid)
+    t0 = m[mon.M_DUE]
+    assert st.monitors.evaluate(ticks_add(t0, -1)) is None
+    f = st.monitors.evaluate(t0)
+    assert len(f) == 1 and f[0][1] == "Periodic"
+    assert m[mon.M_DUE] == ticks_add(t0, 2000)
+    assert st.monitors.evaluate(ticks_add(t0, 1999)) is None
+    st.outbox.post(f)
+    e = kit.drain(st)[0]
+    assert e["trigger"] == "Periodic" and e["actualValue"] == "20" and "cleared" not in e
+
+
+def test_N08_FR07_clock_aligned_on_the_epoch_once_per_slot():
+    st = kit.make()
+    try:
+        compat.set_time(1795600800 + 3600 * 5 + 17)            # 15:00:17 UTC
+        mid = kit.setmon(st, "PeriodicClockAligned", 900)["id"]
+        m = st.monitors.get(mid)
+        assert m[mon.M_SLOT] == (1795600800 + 3600 * 5 + 900) * 1000   # 15:15:00, not 15:00:17+900
+        compat.set_time(1795600800 + 3600 * 5 + 899)               # ticks ran ahead of the wall clock
+        assert st.monitors.evaluate(m[mon.M_DUE]) is None
+        assert m[mon.M_SLOT] == (1795600800 + 3600 * 5 + 900) * 1000
+        compat.set_time(1795600800 + 3600 * 5 + 900)
+        f = st.monitors.evaluate(m[mon.M_DUE])
+        assert f is not None and len(f) == 1
+        assert st.monitors.evaluate(ticks_ms()) is None          # once per slot
+        assert m[mon.M_SLOT] == (1795600800 + 3600 * 5 + 1800) * 1000
+        # a day-long interval lands on midnight UTC, whatever the hour
+        d = kit.setmon(st, "PeriodicClockAligned", 86400, severity=4)["id"]
+        assert st.monitors.get(d)[mon.M_SLOT] == (1795600800 + 14 * 3600) * 1000
+    finally:
+        compat.set_time(compat.now())
+
+
+def test_N08_FR03_periodic_events_are_queued_offline():
+    st = kit.make(online=False)
+    mid = kit.setmon(st, "Periodic", 1)["id"]
+    kit.push(st, 20)
+    m = st.monitors.get(mid)
+    st.outbox.post(st.monitors.evaluate(m[mon.M_DUE]))
+    assert len(kit.queued(st)) == 1
