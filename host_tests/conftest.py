@@ -10,3 +10,21 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 BIN = os.path.dirname(sys.executable)
 MICROPYTHON = os.path.join(BIN, "micropython")
 MP_HEAP = os.environ.get("MP_HEAP", "256k")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(params=["micropython", "cpython"])
+def runtime(request):
+    """End-to-end tests run the firmware on both runtimes."""
+    return request.param
+
+
+@pytest.fixture
+def csms():
+    """A real CSMS on 127.0.0.1 (tools/csms.py); every station frame is schema-checked."""
+    from csms import CSMS
+    c = CSMS().start()
+    yield c
+    c.stop()
+    assert not c.violations, c.violations

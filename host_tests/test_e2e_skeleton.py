@@ -2,30 +2,16 @@
 and a CALLERROR for a malformed frame after which the station still answers."""
 import pytest
 
-from csms import CSMS
 import station_proc as sp
-
-
-@pytest.fixture(params=["micropython", "cpython"])
-def runtime(request):
-    return request.param
-
-
-@pytest.fixture
-def csms():
-    c = CSMS().start()
-    c.heartbeat = 1
-    yield c
-    c.stop()
 
 
 @pytest.fixture
 def station(tmp_path, runtime, csms):
+    csms.heartbeat = 1
     sp.write_sensor(tmp_path, 20)
     st = sp.Station(runtime, sp.board(tmp_path, csms.url)).start()
     yield st
     st.stop()
-    assert not csms.violations, csms.violations
 
 
 def test_boot_heartbeat_and_reconnect(station, csms):
@@ -41,6 +27,7 @@ def test_boot_heartbeat_and_reconnect(station, csms):
 
 
 def test_boot_pending_is_retried_at_the_interval(tmp_path, runtime, csms):
+    csms.heartbeat = 1
     csms.boot_answers = [("Pending", 1), ("Rejected", 1)]
     st = sp.Station(runtime, sp.board(tmp_path, csms.url)).start()
     try:
@@ -49,7 +36,6 @@ def test_boot_pending_is_retried_at_the_interval(tmp_path, runtime, csms):
         csms.wait_calls("Heartbeat", 1, timeout=10)
     finally:
         st.stop()
-    assert not csms.violations, csms.violations
 
 
 def test_first_upper_threshold_alert_and_clear(station, csms, tmp_path):
