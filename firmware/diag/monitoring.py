@@ -2,7 +2,7 @@
 SetVariableMonitoring, N05 SetMonitoringLevel, N06 ClearVariableMonitoring."""
 import json
 
-from diag import monitors as mon
+from diag import monitors as mon, reports
 from protocol.codec import CallError
 
 
@@ -130,5 +130,5 @@ def attach(station):
 
     s.on("SetVariableMonitoring", set_variable_monitoring)
     s.on("ClearVariableMonitoring", clear_variable_monitoring)
-    s.on("SetMonitoringBase", set_monitoring_base)
+    s.on("SetMonitoringBase", set_monitoring_base, reports.not_supported("monitoringBase"))
     s.on("SetMonitoringLevel", set_monitoring_level)

@@ -33,15 +33,17 @@ M_VALUE = const(2)
 M_SEV = const(3)
 M_ORIGIN = const(4)
 M_VAR = const(5)
+# Slots 6 and 7 hold per-type state (one monitor has one type), keeping 500
+# monitors small: 10 slots each.
 M_TRIP = const(6)     # threshold: tripped
-M_HI = const(7)       # numeric Delta: fire above this
-M_LO = const(8)       # numeric Delta: fire below this
-M_REF = const(9)      # non-numeric Delta: reference value; None: take the next value
-M_DUE = const(10)     # periodic: ticks deadline
-M_SLOT = const(11)    # clock-aligned: wall-clock second of the next slot
-M_TX = const(12)      # active only during a transaction
-M_OVER = const(13)    # custom: id of the Preconfigured monitor it overrides, else None
-M_LEN = const(14)
+M_HI = const(6)       # numeric Delta: fire above this (None: take the next value as reference)
+M_LO = const(7)       # numeric Delta: fire below this
+M_REF = const(6)      # non-numeric Delta: reference value; None: take the next value
+M_DUE = const(6)      # periodic: ticks deadline
+M_SLOT = const(7)     # clock-aligned: wall-clock millisecond of the next slot
+M_TX = const(8)       # active only during a transaction
+M_OVER = const(9)     # custom: id of the Preconfigured monitor it overrides, else None
+M_LEN = const(10)
 
 BASES = ("All", "FactoryDefault", "HardWiredOnly")
 FAULT_SAMPLES = const(3)   # consecutive failed samples before a sensor is declared faulty
@@ -55,7 +57,8 @@ def new(mid, mtype, value, sev, origin, var, tx=False, over=None):
     m[M_SEV] = sev
     m[M_ORIGIN] = origin
     m[M_VAR] = var
-    m[M_TRIP] = False
+    if mtype <= LOWER:
+        m[M_TRIP] = False
     m[M_TX] = tx
     m[M_OVER] = over
     return m
@@ -112,7 +115,7 @@ class Monitors:
         self.store.save("monitors.json", {"next_id": self.next_id, "custom": rows})
 
     def save_trips(self):
-        self.store.save("trips.json", [m[M_ID] for m in self.active if m[M_TRIP]])
+        self.store.save("trips.json", [m[M_ID] for m in self.active if m[M_TYPE] <= LOWER and m[M_TRIP]])
 
     def _restore_trips(self):
         # N07.FR.14: a threshold tripped before a reboot is still tripped after
@@ -142,7 +145,7 @@ class Monitors:
         for m in act:
             if m[M_DUE] is None and m[M_TYPE] >= PERIODIC:
                 self._schedule(m, ticks_ms())
-            if m[M_TYPE] == DELTA and m[M_HI] is None and m[M_REF] is None:
+            if m[M_TYPE] == DELTA and m[M_HI] is None:
                 self._reference(m)
         act.sort(key=lambda m: m[M_VAR].index)
         self.active = act
@@ -166,7 +169,7 @@ class Monitors:
                 m[M_OVER] = old[M_OVER]
                 self.custom.remove(old)
             # N07.FR.11: a modified threshold is re-evaluated from the trip state it had.
-            if old[M_TYPE] == m[M_TYPE]:
+            if old[M_TYPE] == m[M_TYPE] and m[M_TYPE] <= LOWER:
                 m[M_TRIP] = old[M_TRIP]
         self.custom.append(m)
         self.next_id = max(self.next_id, m[M_ID] + 1)
@@ -190,7 +193,8 @@ class Monitors:
             self.custom = []
         self.model.set_ctrl("MonitoringCtrlr.ActiveMonitoringBase", base)
         for m in self.factory:
-            m[M_TRIP] = m[M_TRIP] if base != "HardWiredOnly" or m[M_ORIGIN] == HARDWIRED else False
+            if base == "HardWiredOnly" and m[M_ORIGIN] != HARDWIRED and m[M_TYPE] <= LOWER:
+                m[M_TRIP] = False
         self.rebuild()
         self.save()
         self.save_trips()

@@ -139,4 +139,16 @@ def attach(station):
         asyncio.create_task(send(req["requestId"], found))
         return {"status": "Accepted"}
 
-    s.on("GetMonitoringReport", get_monitoring_report)
+    s.on("GetMonitoringReport", get_monitoring_report, not_supported("monitoringCriteria"))
+
+
+def not_supported(field):
+    """An unknown enum value in `field` answers NotSupported (N02.FR.02,
+    N03.FR.02; TC_N_04/TC_N_07) rather than a CALLERROR; other violations
+    still get their CALLERROR."""
+    def fallback(e, payload):
+        if e.code == "PropertyConstraintViolation" and e.description.startswith(field) \
+                and e.description.endswith("not in enum"):
+            return {"status": "NotSupported", "statusInfo": {"reasonCode": "UnsupportedParam"}}
+        return None
+    return fallback

@@ -28,6 +28,7 @@ class Session:
         b = station.board
         self.url = b["csms"]["url"].rstrip("/") + "/" + b["station"]["id"]
         self.handlers = {}
+        self.invalid = {}
         self.listeners = []     # fn(online): told when the session comes up or goes down
         self.conn = None
         self.online = False     # connected and BootNotification Accepted
@@ -42,8 +43,15 @@ class Session:
         self.on("TriggerMessage", self._trigger)
         self.triggers = {"BootNotification": self._boot_once, "Heartbeat": self._heartbeat_once}
 
-    def on(self, action, handler):
+    def on(self, action, handler, invalid=None):
+        """Serve `action` with handler(payload) -> response payload.
+
+        invalid(error, payload), when given, may turn a schema violation into
+        an ordinary response (return it) instead of a CALLERROR (return None).
+        """
         self.handlers[action] = handler
+        if invalid is not None:
+            self.invalid[action] = invalid
 
     def listen(self, fn):
         self.listeners.append(fn)
@@ -131,7 +139,15 @@ class Session:
             await self._reply_error(mid, codec.CallError("NotImplemented", "unknown action " + action))
             return
         try:
-            codec.validate(action, True, payload)
+            try:
+                codec.validate(action, True, payload)
+            except codec.CallError as e:
+                fb = self.invalid.get(action)
+                r = fb(e, payload) if fb is not None else None
+                if r is None:
+                    raise
+                await self._send(codec.result(mid, r))
+                return
             r = h(payload)
             if r is not None and hasattr(r, "send"):
                 r = await r

@@ -1,0 +1,145 @@
+"""N02 GetMonitoringReport in-process on both runtimes: filters, paging, statuses."""
+import asyncio
+import json
+
+from protocol import codec
+import stationkit as kit
+from stationkit import EVSE1, TEMP
+
+EVSE2 = {"name": "EVSE", "evse": {"id": 2}}
+
+
+def station():
+    st = kit.make([kit.var(), kit.var(name="Voltage", lo=0, hi=500), kit.var(comp=EVSE2),
+                   kit.var(comp={"name": "EVSE", "instance": "aux", "evse": {"id": 1}})])
+    kit.setmon(st, "UpperThreshold", 50)                                   # EVSE1 Temperature
+    kit.setmon(st, "Delta", 5)
+    kit.setmon(st, "Periodic", 60, variable={"name": "Voltage"})
+    kit.setmon(st, "PeriodicClockAligned", 900, comp=EVSE2)
+    kit.setmon(st, "LowerThreshold", 0, comp={"name": "EVSE", "instance": "aux", "evse": {"id": 1}})
+    return st
+
+
+def summary(p):
+    """What a test needs of a page, small enough to keep 500 monitors' worth on a 256k heap."""
+    return {"requestId": p["requestId"], "seqNo": p["seqNo"], "tbc": p.get("tbc", False),
+            "size": len(json.dumps(p)),
+            "monitor": [{"component": {"name": md["component"]["name"]}, "variable": {"name": md["variable"]["name"]},
+                         "variableMonitoring": [{"id": vm["id"]} for vm in md["variableMonitoring"]]}
+                        for md in p["monitor"]]}
+
+
+def capture(st):
+    """Swap the session's call for a recorder; return the list it fills."""
+    sent = []
+
+    async def call(action, payload, timeout_ms=None, need_boot=True):
+        codec.validate(action, True, payload)
+        sent.append((action, summary(payload)))
+        return {}
+
+    st.session.call = call
+    return sent
+
+
+def report(st, req):
+    sent = capture(st)
+
+    async def go():
+        r = kit.call(st, "GetMonitoringReport", req)
+        for _ in range(100):
+            await asyncio.sleep(0)
+        return r
+    r = asyncio.run(go())
+    return r, [p for a, p in sent if a == "NotifyMonitoringReport"]
+
+
+def ids(pages):
+    return sorted(vm["id"] for p in pages for md in p["monitor"] for vm in md["variableMonitoring"])
+
+
+def test_N02_FR01_FR11_no_filter_reports_every_monitor_FR03_FR04_same_request_id():
+    st = station()
+    r, pages = report(st, {"requestId": 7})
+    assert r == {"status": "Accepted"}
+    assert ids(pages) == [1, 2, 3, 4, 5]
+    assert all(p["requestId"] == 7 for p in pages)
+
+
+def test_N02_FR12_FR13_FR14_criteria_map_to_monitor_types_FR06():
+    st = station()
+    assert ids(report(st, {"requestId": 1, "monitoringCriteria": ["ThresholdMonitoring"]})[1]) == [1, 5]
+    assert ids(report(st, {"requestId": 1, "monitoringCriteria": ["DeltaMonitoring"]})[1]) == [2]
+    assert ids(report(st, {"requestId": 1, "monitoringCriteria": ["PeriodicMonitoring"]})[1]) == [3, 4]
+    both = {"requestId": 1, "monitoringCriteria": ["DeltaMonitoring", "PeriodicMonitoring"]}
+    assert ids(report(st, both)[1]) == [2, 3, 4]
+
+
+def test_N02_FR08_component_variable_filter_and_FR05_intersection():
+    st = station()
+    cv = [{"component": EVSE1, "variable": TEMP}]
+    assert ids(report(st, {"requestId": 1, "componentVariable": cv})[1]) == [1, 2, 5]    # 5: instance "aux"
+    both = {"requestId": 1, "componentVariable": cv, "monitoringCriteria": ["DeltaMonitoring"]}
+    assert ids(report(st, both)[1]) == [2]
+
+
+def test_N02_FR15_missing_evse_or_instance_means_every_one():
+    st = station()
+    assert ids(report(st, {"requestId": 1, "componentVariable": [{"component": {"name": "EVSE"},
+                                                                   "variable": TEMP}]})[1]) == [1, 2, 4, 5]
+    cv = [{"component": {"name": "EVSE", "instance": "aux"}}]
+    assert ids(report(st, {"requestId": 1, "componentVariable": cv})[1]) == [5]
+
+
+def test_N02_FR16_missing_variable_means_every_variable_of_the_component():
+    st = station()
+    assert ids(report(st, {"requestId": 1, "componentVariable": [{"component": EVSE1}]})[1]) == [1, 2, 3, 5]
+
+
+def test_N02_FR17_missing_variable_instance_means_every_instance():
+    st = kit.make([kit.var(), {"component": EVSE1, "variable": {"name": "Temperature", "instance": "inlet"},
+                               "dataType": "decimal", "monitors": []}])
+    kit.setmon(st, "Delta", 1)
+    kit.setmon(st, "Delta", 1, variable={"name": "Temperature", "instance": "inlet"})
+    assert ids(report(st, {"requestId": 1, "componentVariable": [{"component": EVSE1, "variable": TEMP}]})[1]) \
+        == [1, 2]
+    cv = [{"component": EVSE1, "variable": {"name": "Temperature", "instance": "inlet"}}]
+    assert ids(report(st, {"requestId": 1, "componentVariable": cv})[1]) == [2]
+
+
+def test_N02_FR10_empty_result_set_sends_nothing():
+    st = station()
+    r, pages = report(st, {"requestId": 1, "componentVariable": [{"component": {"name": "Nope"}}]})
+    assert r == {"status": "EmptyResultSet"} and pages == []
+    kit.call(st, "SetMonitoringBase", {"monitoringBase": "HardWiredOnly"})      # TC_N_06
+    r, pages = report(st, {"requestId": 2, "componentVariable": [{"component": EVSE1, "variable": TEMP}]})
+    assert r == {"status": "EmptyResultSet"} and pages == []
+
+
+def test_N02_FR02_unknown_criterion_is_not_supported_not_a_callerror():
+    st = station()
+    served = []
+
+    async def go():
+        async def send(text):
+            served.append(json.loads(text))
+
+        class Conn:
+            open = True
+        st.session.conn = Conn()
+        st.session.conn.send = send
+        await st.session._serve("m1", "GetMonitoringReport", {"requestId": 1, "monitoringCriteria": ["Foo"]})
+        await st.session._serve("m2", "SetMonitoringBase", {"monitoringBase": "Bar"})
+        await st.session._serve("m3", "GetMonitoringReport", {"requestId": "x"})
+    asyncio.run(go())
+    assert served[0][0] == 3 and served[0][2]["status"] == "NotSupported"
+    assert served[1][0] == 3 and served[1][2]["status"] == "NotSupported"
+    assert served[2][0] == 4 and served[2][2] == "TypeConstraintViolation"
+
+
+def test_N02_FR07_too_many_component_variables_is_a_callerror():
+    import support
+    st = kit.make(settings={"DeviceDataCtrlr.ItemsPerMessage[GetReport]": 2})
+    cv = [{"component": EVSE1}] * 3
+    e = support.raises(codec.CallError, kit.call, st, "GetMonitoringReport", {"requestId": 1, "componentVariable": cv})
+    assert e.code == "OccurrenceConstraintViolation"
