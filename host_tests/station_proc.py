@@ -9,7 +9,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
 RUNTIMES = {
-    "micropython": [os.path.join(BIN, "micropython"), "-X", "heapsize=" + os.environ.get("MP_HEAP", "256k")],
+    "micropython": [os.path.join(BIN, "micropython"), "-X", "heapsize=" + os.environ.get("MP_HEAP", "384k")],
     "cpython": [sys.executable],
 }
 
@@ -53,7 +53,16 @@ class Station:
         self.out = os.path.join(os.path.dirname(board_path), "station.out")
 
     def start(self):
-        cmd = RUNTIMES[self.runtime] + [self.main, self.board_path]
+        if self.runtime == "micropython" and self.main == "firmware/main.py":
+            # MicroPython runs the mpy-cross tree, as a board does (tools/mpy_build.py).
+            sys.path.insert(0, os.path.join(ROOT, "tools"))
+            import mpy_build
+            tree, _ = mpy_build.build()
+            heap = (self.env or {}).get("MP_HEAP", os.environ.get("MP_HEAP", "384k"))
+            cmd = [RUNTIMES["micropython"][0], "-X", "heapsize=" + heap, "-c",
+                   "import sys; sys.path.insert(0, %r); import main; main.main(%r)" % (tree, self.board_path)]
+        else:
+            cmd = RUNTIMES[self.runtime] + [self.main, self.board_path]
         self.log = open(self.out, "ab")
         env = dict(os.environ)
         if self.env:

@@ -49,6 +49,11 @@ class Outbox:
         self.budget = station.board["max_message"] // 2
         self.dropped = 0
         self.sent = 0
+        station.session.listen(self._online)
+
+    def _online(self, up):
+        if up:
+            self.wake.set()     # deliver what was queued while offline
 
     def _eid(self):
         if self.next_id >= self.reserved:

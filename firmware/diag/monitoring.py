@@ -11,7 +11,7 @@ def _limit(station, req, key, which):
     items = m.ctrl("MonitoringCtrlr.ItemsPerMessage[%s]" % which)
     if len(req[key]) > items:
         raise CallError("OccurrenceConstraintViolation", "%s: more than %d items" % (key, items))
-    size = len(json.dumps(req))
+    size = station.session.frame_len or len(json.dumps(req))
     limit = m.ctrl("MonitoringCtrlr.BytesPerMessage[%s]" % which)
     if size > limit:
         raise CallError("FormatViolation", "request of %d bytes exceeds %d" % (size, limit))
@@ -68,7 +68,7 @@ def set_one(station, item):
         val = 1   # N04.FR.17: the value of a non-numeric Delta is ignored
     m = mon.new(mid if mid is not None else ms.alloc_id(), t, val, sev, mon.CUSTOM, v,
                 item.get("transaction", False))
-    ms.install(m)
+    ms.install(m, False)
     station.log.write("monitor %d set: %s %s on %s severity %d" % (m[mon.M_ID], item["type"], val, v.label(), sev))
     return _result(item, "Accepted", m[mon.M_ID])
 
@@ -87,6 +87,9 @@ def attach(station):
                 m = station.monitors.get(r["id"])
                 if m[mon.M_TYPE] <= mon.LOWER:
                     changed.append(m)
+        if any(r["status"] == "Accepted" for r in out):
+            station.monitors.save()      # one write for the whole request
+            station.monitors.save_trips()
         # N07.FR.11: a new or modified threshold is checked against the value now.
         fired = None
         for m in changed:

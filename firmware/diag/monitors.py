@@ -11,6 +11,8 @@ value with a stored number, numeric Delta compares with precomputed bounds
 (reference ± delta, refreshed at each event), periodic monitors compare
 ticks with a stored deadline. Only a firing monitor allocates (its event).
 """
+import json
+
 import compat
 from compat import const, ticks_ms, ticks_diff, ticks_add
 from device import model as dm
@@ -107,12 +109,19 @@ class Monitors:
             self.custom.append(new(r[0], r[1], r[2], r[3], CUSTOM, v, r[6], r[7]))
 
     def save(self):
-        rows = []
-        for m in self.custom:
-            v = m[M_VAR]
-            rows.append([m[M_ID], m[M_TYPE], m[M_VALUE], m[M_SEV], v.component, v.variable,
-                         m[M_TX], m[M_OVER]])
-        self.store.save("monitors.json", {"next_id": self.next_id, "custom": rows})
+        """Write every custom monitor, a row at a time (no list of 500 rows in RAM)."""
+        def fill(f):
+            f.write('{"next_id": %d, "custom": [' % self.next_id)
+            sep = ""
+            for m in self.custom:
+                v = m[M_VAR]
+                # [id, type, value, severity, component, variable, transaction, overrides]
+                f.write(sep)
+                json.dump([m[M_ID], m[M_TYPE], m[M_VALUE], m[M_SEV], v.component, v.variable,
+                           m[M_TX], m[M_OVER]], f)
+                sep = ","
+            f.write("]}")
+        self.store.write("monitors.json", fill)
 
     def save_trips(self):
         self.store.save("trips.json", [m[M_ID] for m in self.active if m[M_TYPE] <= LOWER and m[M_TRIP]])
@@ -143,15 +152,19 @@ class Monitors:
                 act.append(m)
         act.extend(self.custom)
         for m in act:
-            if m[M_DUE] is None and m[M_TYPE] >= PERIODIC:
-                self._schedule(m, ticks_ms())
-            if m[M_TYPE] == DELTA and m[M_HI] is None:
-                self._reference(m)
+            self._prepare(m)
         act.sort(key=lambda m: m[M_VAR].index)
         self.active = act
         self.by_id = {}
         for m in act:
             self.by_id[m[M_ID]] = m
+
+    def _prepare(self, m):
+        """Schedule a periodic monitor, take a Delta's reference, once."""
+        if m[M_DUE] is None and m[M_TYPE] >= PERIODIC:
+            self._schedule(m, ticks_ms())
+        if m[M_TYPE] == DELTA and m[M_HI] is None:
+            self._reference(m)
 
     def get(self, mid):
         return self.by_id.get(mid)
@@ -159,23 +172,42 @@ class Monitors:
     def on_variable(self, v):
         return [m for m in self.active if m[M_VAR] is v]
 
-    def install(self, m):
-        """Add a custom monitor or replace one by id; returns the installed monitor."""
+    def install(self, m, persist=True):
+        """Add a custom monitor or replace one by id; returns the installed monitor.
+
+        persist=False leaves the write to the caller (one save() per request,
+        not one per item). A new monitor is inserted in place rather than by
+        rebuilding the lists: less garbage, so a small heap fragments less.
+        """
         old = self.by_id.get(m[M_ID])
-        if old is not None:
-            if old[M_ORIGIN] == PRECONF:
-                m[M_OVER] = old[M_ID]      # N04.FR.15: it becomes a CustomMonitor
-            else:
-                m[M_OVER] = old[M_OVER]
-                self.custom.remove(old)
-            # N07.FR.11: a modified threshold is re-evaluated from the trip state it had.
-            if old[M_TYPE] == m[M_TYPE] and m[M_TYPE] <= LOWER:
-                m[M_TRIP] = old[M_TRIP]
+        if old is None:
+            self.custom.append(m)
+            self.next_id = max(self.next_id, m[M_ID] + 1)
+            self._prepare(m)
+            act = self.active
+            i = len(act)
+            idx = m[M_VAR].index
+            while i > 0 and act[i - 1][M_VAR].index > idx:
+                i -= 1
+            act.insert(i, m)
+            self.by_id[m[M_ID]] = m
+            if persist:
+                self.save()
+            return m
+        if old[M_ORIGIN] == PRECONF:
+            m[M_OVER] = old[M_ID]      # N04.FR.15: it becomes a CustomMonitor
+        else:
+            m[M_OVER] = old[M_OVER]
+            self.custom.remove(old)
+        # N07.FR.11: a modified threshold is re-evaluated from the trip state it had.
+        if old[M_TYPE] == m[M_TYPE] and m[M_TYPE] <= LOWER:
+            m[M_TRIP] = old[M_TRIP]
         self.custom.append(m)
         self.next_id = max(self.next_id, m[M_ID] + 1)
         self.rebuild()
-        self.save()
-        self.save_trips()
+        if persist:
+            self.save()
+            self.save_trips()
         return m
 
     def remove(self, mid):

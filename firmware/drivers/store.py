@@ -78,9 +78,13 @@ class Store:
             return default
 
     def save(self, name, obj):
+        self.write(name, lambda f: json.dump(obj, f))
+
+    def write(self, name, fill):
+        """Atomically replace NAME with what fill(file) writes (for streaming large state)."""
         p = self.path(name)
         with open(p + ".tmp", "w") as f:
-            json.dump(obj, f)
+            fill(f)
             sync(f)
         replace(p + ".tmp", p)
 

@@ -29,6 +29,7 @@ class Session:
         self.url = b["csms"]["url"].rstrip("/") + "/" + b["station"]["id"]
         self.handlers = {}
         self.invalid = {}
+        self.frame_len = 0
         self.listeners = []     # fn(online): told when the session comes up or goes down
         self.conn = None
         self.online = False     # connected and BootNotification Accepted
@@ -109,6 +110,7 @@ class Session:
     # ---- incoming frames ---------------------------------------------------
 
     async def _dispatch(self, text):
+        self.frame_len = len(text)   # for BytesPerMessage checks, without re-encoding
         try:
             kind, mid, a, b = codec.decode(text)
         except codec.CallError as e:
@@ -227,7 +229,10 @@ class Session:
 
     async def _heartbeats(self):
         while self.conn is not None and self.conn.open:
-            await compat.sleep_ms(self.heartbeat_s * 1000)
+            # 1 s steps: a HeartbeatInterval set by SetVariables applies at once.
+            t0 = compat.ticks_ms()
+            while compat.ticks_diff(compat.ticks_ms(), t0) < self.heartbeat_s * 1000:
+                await compat.sleep_ms(1000)
             if self.conn is None or not self.conn.open:
                 return
             await self._heartbeat_once()

@@ -34,7 +34,9 @@ OP_PONG = 10
 MAX_LINE = 1024      # longest handshake response line we read
 MAX_HEADERS = 48     # most header lines in the handshake response
 _RBUF = 512          # initial receive buffer; grows up to max_size
-_RBUF_KEEP = 4096    # a receive buffer grown past this is dropped after use
+# A receive buffer keeps the size of the largest message seen (at most
+# max_size): allocating and dropping large buffers per message fragments a
+# small heap until a later one no longer fits.
 _TBUF = 1024         # transmit buffer: a larger frame goes out in pieces of this
 _CLOSE_MS = 2000     # how long close() tries to send its close frame
 
@@ -574,8 +576,6 @@ class WebSocket:
             n = need
             if b0 & 0x80:
                 s = decode_text(self._rx, n)
-                if len(self._rx) > _RBUF_KEEP:
-                    self._rx = bytearray(_RBUF)
                 if s is None:
                     await self._fail(1007, "invalid UTF-8")
                 return s

@@ -6,7 +6,7 @@ from stationkit import EVSE1
 from test_reports import report, ids
 
 # 500 monitors and the firmware's code on the 64-bit unix port: ~250 KB live (a 32-bit board needs about half).
-MPY_HEAP = "384k"
+MPY_HEAP = "512k"
 
 
 def test_N02_FR09_500_monitors_arrive_whole_in_pages_with_seqno_and_tbc():
