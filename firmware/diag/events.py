@@ -49,6 +49,7 @@ class Outbox:
         self.budget = station.board["max_message"] // 2
         self.dropped = 0
         self.sent = 0
+        self.retry_ms = 1000    # first retry delay, doubling to 30 s
         station.session.listen(self._online)
 
     def _online(self, up):
@@ -225,7 +226,7 @@ class Outbox:
                         seq = 0
                         continue
                 self.st.log.write("NotifyEvent not delivered: %r" % e)
-                await compat.sleep_ms(min(30000, 1000 * (1 << min(fails, 5))))
+                await compat.sleep_ms(min(30000, self.retry_ms * (1 << min(fails, 5))))
                 continue
             fails = 0
             for n in take:
