@@ -114,6 +114,10 @@ class Session:
         try:
             kind, mid, a, b = codec.decode(text)
         except codec.CallError as e:
+            if e.msg_type in (codec.CALLRESULT, codec.CALLERROR):
+                # OCPP-J answers only a CALL with a CALLERROR: a broken answer is dropped.
+                self.st.log.write("malformed answer dropped: %s %s" % (e.code, e.description))
+                return
             await self._reply_error(e.msg_id or "-1", e)
             return
         if kind == codec.CALL:
@@ -195,11 +199,13 @@ class Session:
     async def _boot(self):
         """BootNotification until Accepted."""
         while True:
+            hb = self.heartbeat_s
             r = await self.call("BootNotification", self._boot_payload(), need_boot=False)
             self._take_time(r)
             iv = r.get("interval", 0)
             if r["status"] == "Accepted":
-                if iv > 0:
+                # A SetVariables served while this answer waited came after it: it wins.
+                if iv > 0 and self.heartbeat_s == hb:
                     self.heartbeat_s = iv
                 self.booted = True
                 return
