@@ -28,7 +28,8 @@ def tmpdir(tag="t"):
         except OSError:
             pass
     _n[0] += 1
-    d = "%s/%s-%d-%d" % (base, tag, os.getpid() if hasattr(os, "getpid") else 0, _n[0])
+    # Random, not the pid: MicroPython's os has no getpid, and two test runs may share build/tmp.
+    d = "%s/%s-%s-%d" % (base, tag, "".join("%02x" % b for b in os.urandom(4)), _n[0])
     rmtree(d)
     os.mkdir(d)
     return d
