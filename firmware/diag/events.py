@@ -46,7 +46,10 @@ class Outbox:
         self.next_id = c["next"]
         self.reserved = self.next_id   # ids below this are reserved on storage
         self.wake = asyncio.Event()
-        self.budget = station.board["max_message"] // 2
+        # Pages of at most 2 KB: a 6 KB NotifyEvent needs one contiguous block,
+        # which a fragmented small heap may no longer have.
+        self.budget = min(2048, station.board["max_message"] // 2)
+        self.fails = 0          # CALLERRORs in a row for the head page
         self.dropped = 0
         self.sent = 0
         self.retry_ms = 1000    # first retry delay, doubling to 30 s
@@ -191,46 +194,53 @@ class Outbox:
 
     async def run(self):
         """Drain the outbox while online: one NotifyEvent at a time, deleting after its answer."""
-        s = self.st.session
         seq = 0
-        fails = 0
         while True:
-            if not s.online or self.count <= 0:
+            if not self.st.session.online or self.count <= 0:
                 self.wake.clear()
                 await self.wake.wait()
                 continue
-            names = self.pending()
-            self.count = len(names)
-            if not names:
-                continue
-            take, datas, more = self._page(names)
-            if not take:
-                continue
-            req = {"generatedAt": compat.iso(), "seqNo": seq, "eventData": datas}
-            if more:
-                req["tbc"] = True
-            try:
-                await s.call("NotifyEvent", req)
-            except Exception as e:
-                from protocol import codec
-                if isinstance(e, codec.CallError):
-                    fails += 1
-                    if fails > RETRIES:
-                        for n in take:
-                            store.remove(self.dir + "/" + n)
-                        self.count -= len(take)
-                        self.dropped += len(take)
-                        self.st.log.write("NotifyEvent refused %d times (%s): events %s dropped"
-                                          % (fails, e.code, ",".join(str(d["eventId"]) for d in datas)))
-                        fails = 0
-                        seq = 0
-                        continue
-                self.st.log.write("NotifyEvent not delivered: %r" % e)
-                await compat.sleep_ms(min(30000, self.retry_ms * (1 << min(fails, 5))))
-                continue
-            fails = 0
-            for n in take:
-                store.remove(self.dir + "/" + n)
-            self.count -= len(take)
-            self.sent += len(take)
-            seq = seq + 1 if more else 0
+            seq = await self._send_page(seq)
+
+    async def _send_page(self, seq):
+        """Send the next page of the outbox; return the next seqNo.
+
+        A method of its own so that the page (names, event dicts, request)
+        is garbage as soon as it returns: nothing is held while idle.
+        """
+        names = self.pending()
+        self.count = len(names)
+        if not names:
+            return seq
+        take, datas, more = self._page(names)
+        names = None
+        if not take:
+            return seq
+        req = {"generatedAt": compat.iso(), "seqNo": seq, "eventData": datas}
+        if more:
+            req["tbc"] = True
+        try:
+            await self.st.session.call("NotifyEvent", req)
+        except Exception as e:
+            from protocol import codec
+            if isinstance(e, codec.CallError):
+                self.fails += 1
+                if self.fails > RETRIES:
+                    for n in take:
+                        store.remove(self.dir + "/" + n)
+                    self.count -= len(take)
+                    self.dropped += len(take)
+                    self.st.log.write("NotifyEvent refused %d times (%s): events %s dropped"
+                                      % (self.fails, e.code, ",".join(str(d["eventId"]) for d in datas)))
+                    self.fails = 0
+                    return 0
+            self.st.log.write("NotifyEvent not delivered: %r" % e)
+            req = datas = None
+            await compat.sleep_ms(min(30000, self.retry_ms * (1 << min(self.fails, 5))))
+            return seq
+        self.fails = 0
+        for n in take:
+            store.remove(self.dir + "/" + n)
+        self.count -= len(take)
+        self.sent += len(take)
+        return seq + 1 if more else 0

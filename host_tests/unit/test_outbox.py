@@ -42,7 +42,7 @@ def run_outbox(st, answers, until):
 
 
 def test_events_of_one_tick_split_by_byte_budget_with_seqno_and_tbc():
-    st = station_with_events(12, max_message=2048)
+    st = station_with_events(12)
     assert st.outbox.count == 12
     sent = run_outbox(st, [], lambda s: st.outbox.count == 0)
     assert len(sent) > 1
@@ -51,7 +51,7 @@ def test_events_of_one_tick_split_by_byte_budget_with_seqno_and_tbc():
     ids = [e["eventId"] for p in sent for e in p["eventData"]]
     assert ids == sorted(ids) and len(ids) == 12
     import json
-    assert all(len(json.dumps(p)) <= 1024 for p in sent)
+    assert all(len(json.dumps(p)) <= 2048 for p in sent)
 
 
 def test_a_callerror_is_retried_then_the_batch_is_dropped_and_logged():
