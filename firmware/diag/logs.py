@@ -5,6 +5,10 @@ Two rings exist: the diagnostics log ("diagnostics") and the security log
 <storage>/logs, numbered upward; the newest segment takes the appends and,
 past `bytes // files`, the next number starts and the oldest segment is
 deleted. Nothing is ever read whole into RAM.
+
+Uploads read a snapshot of the segments (diag/logupload.py); while one
+holds the ring, rotation keeps one extra segment so the snapshot's oldest
+segment survives a rotation (docs/logs.md).
 """
 import os
 
@@ -20,6 +24,7 @@ class LogRing:
         self.seg_bytes = max(512, max_bytes // self.files)
         self.echo = echo
         self.secrets = []   # strings never written (e.g. the CSMS password)
+        self.holds = 0      # uploads reading a snapshot: rotation keeps one more segment
         store.makedirs(folder)
         segs = self.segments()
         self.cur = segs[-1] if segs else 0
@@ -55,7 +60,8 @@ class LogRing:
             self.cur += 1
             self.size = 0
             segs = self.segments()
-            while len(segs) >= self.files:
+            keep = self.files + (1 if self.holds else 0)
+            while len(segs) >= keep:
                 store.remove(self.path(segs.pop(0)))
         try:
             with open(self.path(self.cur), "a") as f:
@@ -89,3 +95,10 @@ class LogRing:
         for n in self.segments():
             store.remove(self.path(n))
         self.size = 0
+
+    def hold(self):
+        """An upload reads this ring: keep one segment more until release()."""
+        self.holds += 1
+
+    def release(self):
+        self.holds = max(0, self.holds - 1)
