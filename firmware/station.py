@@ -9,7 +9,10 @@ import asyncio
 import compat
 from compat import ticks_ms, ticks_diff
 from device import config, model
+from device import variables
 from diag import events, logs, monitors, monitoring, reports
+from diag import customers
+from diag import getlog
 from drivers import store
 import drivers
 from protocol import session
@@ -34,6 +37,9 @@ class Station:
         self.outbox = events.Outbox(self)
         monitoring.attach(self)
         reports.attach(self)
+        customers.attach(self)
+        variables.attach(self)
+        getlog.attach(self)
         self.ticks = 0
         self.seclog.write("station started (reboot)")
         self.log.write("station %s started with %d variables, %d monitors" % (
@@ -67,11 +73,24 @@ class Station:
     async def monitor_loop(self):
         """Never awaits the network: sample every SampleInterval ms, on a fixed grid."""
         due = ticks_ms()
+        # Board "_debug_heap": N ms (true: 1000) logs "heap <bytes> <n>" every N ms,
+        # gc.mem_alloc() after gc.collect() (0 on CPython): the robustness tests'
+        # leak checks read it (docs/robustness.md). Off by default; "_" because
+        # config.py leaves "_"-prefixed keys free (a test hook, not a board setting).
+        dh = self.board.get("_debug_heap")
+        heap_ms = 1000 if dh is True else int(dh or 0)
+        heap_n = 0
+        heap_due = due
         while True:
             try:
                 self.tick()
             except Exception as e:
                 self.log.write("monitor loop error: %r" % e)
+            if heap_ms and ticks_diff(ticks_ms(), heap_due) >= 0:
+                heap_due = compat.ticks_add(ticks_ms(), heap_ms)
+                heap_n += 1
+                compat.collect()
+                self.log.write("heap %d %d" % (compat.mem_alloc(), heap_n))
             period = self.model.ctrl("MonitoringCtrlr.SampleInterval")
             due = compat.ticks_add(due, period)
             wait = ticks_diff(due, ticks_ms())
@@ -84,5 +103,6 @@ class Station:
         tasks = [asyncio.create_task(self.monitor_loop()),
                  asyncio.create_task(self.outbox.run()),
                  asyncio.create_task(self.session.run())]
+        self.tasks = tasks   # the watchdog supervisor checks none has ended
         for t in tasks:
             await t

@@ -6,7 +6,12 @@ Two kinds of variables live here, with one shape:
   configuration the station reads itself, persisted in settings.json when
   changed, with defaults from CTRL below and overrides from the board's
   "settings".
+Board variables without a sensor that are not ReadOnly are written by the
+CSMS (SetVariables) and persisted in values.json. Each component with a
+sensor also gets a ReadOnly boolean "Problem" variable: true while one of
+its sensors fails (docs/device-model.md).
 """
+import compat
 from device import config
 
 NUMERIC = ("decimal", "integer")
@@ -38,6 +43,9 @@ CTRL = (
      "HTTP,HTTPS,FTP"),
 )
 
+# Controller variables a SummaryInventory lists, besides every Problem variable.
+SUMMARY = ("MonitoringCtrlr.Available", "MonitoringCtrlr.Enabled")
+
 
 def key(cname, ceid, cinst, vname, vinst):
     """The lookup key of a variable: component name/evse/instance + variable name/instance."""
@@ -46,17 +54,26 @@ def key(cname, ceid, cinst, vname, vinst):
 
 def key_of(component, variable):
     e = component.get("evse")
-    return key(component.get("name"), e.get("id") if e else None, component.get("instance"),
+    ceid = None
+    if e:
+        # A connector is a component of its own: EVSE 1 connector 1 != connector 2.
+        ceid = e.get("id") if e.get("connectorId") is None else "%s:%s" % (e.get("id"), e["connectorId"])
+    return key(component.get("name"), ceid, component.get("instance"),
                variable.get("name"), variable.get("instance"))
 
 
 def parse(dtype, text):
     """Text from a sensor or a SetVariables to the variable's value; raises ValueError."""
     if dtype == "decimal":
-        return float(text)
+        if "_" in text:
+            raise ValueError("not a decimal")   # Python's digit separators are no OCPP decimal
+        f = float(text)
+        if f - f != 0:
+            raise ValueError("not a finite decimal")   # nan and inf would poison thresholds
+        return f
     if dtype == "integer":
         t = text.strip()
-        if "." in t or "e" in t or "E" in t:
+        if "." in t or "e" in t or "E" in t or "_" in t:
             raise ValueError("not an integer")
         return int(t)
     if dtype == "boolean":
@@ -85,7 +102,23 @@ def text(value):
 
 
 class Variable:
-    """One variable of one component. Plain attributes: a few hundred of these exist at most."""
+    """One variable of one component. A few hundred of these may exist: defaults
+    are class attributes and an instance stores only what differs, which halves
+    its size on MicroPython (an instance's attributes live in a per-object map)."""
+
+    numeric = False
+    mutability = "ReadOnly"
+    unit = None
+    min = None
+    max = None
+    values = None
+    sensor = None
+    ctrl = False
+    name = None            # controller variables: "MonitoringCtrlr.Enabled"-style name
+    value = None           # last good value (None: none yet)
+    ok = True              # the sensor answered at the last sample
+    monitorable = True
+    summary = False        # listed in a SummaryInventory report
 
     def __init__(self, component, variable, dtype, mutability="ReadOnly", unit=None,
                  lo=None, hi=None, values=None, sensor=None, ctrl=False):
@@ -93,17 +126,26 @@ class Variable:
         self.variable = variable
         self.key = key_of(component, variable)
         self.dtype = dtype
-        self.numeric = dtype in NUMERIC
-        self.mutability = mutability
-        self.unit = unit
-        self.min = lo
-        self.max = hi
-        self.values = values
-        self.sensor = sensor
-        self.ctrl = ctrl
-        self.value = None      # last good value (None: none yet)
-        self.ok = True         # the sensor answered at the last sample
-        self.monitorable = True
+        if dtype in NUMERIC:
+            self.numeric = True
+        if mutability != "ReadOnly":
+            self.mutability = mutability
+        if unit is not None:
+            self.unit = unit
+        if lo is not None:
+            self.min = lo
+        if hi is not None:
+            self.max = hi
+        if values is not None:
+            self.values = values
+        if sensor is not None:
+            self.sensor = sensor
+        if ctrl:
+            self.ctrl = True
+
+    def settable(self):
+        """SetVariables may write it: not ReadOnly and not measured by a sensor."""
+        return self.mutability != "ReadOnly" and self.sensor is None
 
     def label(self):
         c = self.component["name"]
@@ -128,19 +170,30 @@ class Model:
             if "value" in spec:
                 v.value = spec["value"]
             self._add(v)
+        self._problems()
+        values = store.load("values.json", {}) if store else {}
+        for v in self.vars:
+            if v.key in values and v.settable() and not self.check(v, values[v.key]):
+                v.value = values[v.key]
         saved = store.load("settings.json", {}) if store else {}
         over = dict(board.get("settings") or {})
         if "MonitoringCtrlr.SampleInterval" not in over:
             over["MonitoringCtrlr.SampleInterval"] = board.get("sample_ms", 1000)
+        comps = {}   # one component dict per controller, shared by its variables
         for c in CTRL:
-            comp = {"name": c[0]}
+            comp = comps.get(c[0])
+            if comp is None:
+                comp = comps[c[0]] = {"name": c[0]}
             var = {"name": c[1]}
             if c[2]:
                 var["instance"] = c[2]
             v = Variable(comp, var, c[3], c[4], c[8], c[6], c[7], c[9], None, True)
-            v.monitorable = c[3] in NUMERIC or c[3] == "boolean"
+            if not (c[3] in NUMERIC or c[3] == "boolean"):
+                v.monitorable = False
             name = c[0] + "." + c[1] + ("[%s]" % c[2] if c[2] else "")
             v.name = name
+            if name in SUMMARY:
+                v.summary = True
             self.named[name] = v
             val = c[5]
             if name in over:
@@ -152,6 +205,27 @@ class Model:
                 val = saved[name]
             v.value = val
             self._add(v)
+
+    def _problems(self):
+        """One Problem variable per component with sensors, unless the board has one."""
+        groups = {}
+        for v in self.vars:
+            if v.sensor is None:
+                continue
+            k = key_of(v.component, {"name": "Problem"})
+            if k in self.by_key and k not in groups:
+                continue
+            g = groups.get(k)
+            if g is None:
+                p = Variable(v.component, {"name": "Problem"}, "boolean", "ReadOnly", None, None, None, None,
+                             Problem([]))
+                p.value = False
+                p.summary = True
+                groups[k] = p
+                g = p
+            g.sensor.watched.append(v)
+        for k in groups:
+            self._add(groups[k])
 
     def _add(self, v):
         if v.key in self.by_key:
@@ -201,6 +275,28 @@ class Model:
             return "not a string"
         if v.values and v.dtype == "OptionList" and value not in v.values.split(","):
             return "not in valuesList"
+        if v.values and v.dtype == "MemberList" and value:
+            allowed = v.values.split(",")
+            for m in value.split(","):
+                if m not in allowed:
+                    return "not in valuesList"
+        if v.dtype == "dateTime" and compat.parse_iso(value) is None:
+            return "not a dateTime"
+        return None
+
+    def set_value(self, v, value):
+        """Set a variable the CSMS may write, and persist it; the error text or None."""
+        if v.ctrl:
+            return self.set_ctrl(v.name, value)
+        err = self.check(v, value)
+        if err:
+            return err
+        if v.dtype == "integer":
+            value = int(value)
+        v.value = value
+        saved = self.store.load("values.json", {})
+        saved[v.key] = value
+        self.store.save("values.json", saved)
         return None
 
     def set_ctrl(self, name, value):
@@ -216,3 +312,21 @@ class Model:
         saved[name] = value
         self.store.save("settings.json", saved)
         return None
+
+
+class Problem:
+    """The sensor of a Problem variable: true while a watched sensor is faulty.
+
+    Sampled after the sensors it watches (it is added after them), so it
+    reads their state of the same tick; never allocates.
+    """
+
+    def __init__(self, watched):
+        self.watched = watched
+        self.error = None
+
+    def read(self):
+        for v in self.watched:
+            if not v.ok:
+                return True
+        return False
