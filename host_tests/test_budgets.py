@@ -1,0 +1,106 @@
+"""Budgets of issue #9 that are stable as counts (bytes, heap sizes), never time.
+
+The firmware runs under MicroPython from a fresh .mpy tree (tools/mpy_build.py,
+what deploy copies), driven by the bench helpers (tools/bench_*.py, compiled
+the same way); `make bench` (tools/bench.py) measures the rest and reports
+every budget against its goal in bench/latest.md (docs/bench.md).
+
+- The monitor loop allocates nothing per tick while nothing fires, with 10,
+  100 and 500 monitors; and the same measurement does see the allocations of
+  a firing tick (so the zero is not an artefact of the probe).
+- The end-to-end scenario (tools/bench_scenario.py: boot, 100 monitors, a
+  report, events, a GetLog upload to 127.0.0.1, customer information)
+  completes in a heap of the code heap plus ALLOWANCE. The goal is GOAL
+  (32 KB above the code heap); the firmware does not meet it yet, so
+  ALLOWANCE is the current ratchet, and a second test asserts that the
+  scenario does run out of memory at the goal, with a MemoryError: when that
+  test fails the goal is met, and ALLOWANCE should become GOAL.
+"""
+import json
+import os
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import bench  # noqa: E402
+
+KB = 1024
+GOAL = 32 * KB          # issue #9: the scenario completes in code heap + 32 KB
+# The ratchet while the goal is missed. On the x64 unix port the scenario
+# needs 190-210 KB above the heap in use after the imports, depending on
+# where the tree lies (path lengths move the heap layout): the live peak is
+# ~85 KB, the rest is fragmentation (a 6 KB NotifyEvent frame needs one free
+# run of 6 KB). 240 KB leaves a margin; lower it as the firmware shrinks.
+ALLOWANCE = 240 * KB
+TICK_HEAP = "1M"        # room for 500 monitors on the 64-bit port
+
+
+@pytest.fixture(scope="module")
+def trees(tmp_path_factory):
+    """A fresh .mpy tree of the firmware and of the bench helpers (paths relative to ROOT)."""
+    work = str(tmp_path_factory.mktemp("bench"))
+    tree, tools, _ = bench.build(work)
+    return os.path.relpath(tree, ROOT), os.path.relpath(tools, ROOT), os.path.relpath(work, ROOT)
+
+
+@pytest.fixture(scope="module")
+def upload_server():
+    s = bench.UploadSink()
+    yield s
+    s.stop()
+
+
+def bench_lines(p):
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    return [json.loads(l[6:]) for l in p.stdout.splitlines() if l.startswith("BENCH ")]
+
+
+def test_tick_allocates_nothing_while_nothing_fires_with_10_100_500_monitors(trees):
+    tree, tools, work = trees
+    p = bench.mpy(tree, tools, TICK_HEAP, "import bench_tick; bench_tick.main(%r, (10, 100, 500), (10,), 50)"
+                  % (work + "/tmp"))
+    rows = bench_lines(p)
+    idle = {r["monitors"]: r["bytes"] for r in rows if r["load"] == "idle"}
+    assert idle == {10: 0, 100: 0, 500: 0}, rows
+    # The probe is live: a tick where 10 Deltas fire allocates their events.
+    firing = [r for r in rows if r["load"] == "firing" and r["what"] == "evaluate"]
+    assert firing and firing[0]["bytes"] > 10 * 32, rows
+
+
+def code_floor(tree, tools, work):
+    """gc.mem_alloc() once the firmware is imported (interpreter and bench driver included)."""
+    ok, res, p = bench.scenario_mpy(tree, tools, "1M", work + "/tmp", None, code_only=True)
+    assert ok, p.stdout[-3000:] + p.stderr[-3000:]
+    code = [r for r in res if r["kind"] == "code"][0]
+    assert 50 * KB < code["code_heap"] <= code["absolute"], code
+    return code["absolute"]
+
+
+def round_kb(n):
+    return (n + KB - 1) // KB * KB
+
+
+def test_scenario_completes_in_the_code_heap_plus_the_allowance(trees, upload_server):
+    tree, tools, work = trees
+    heap = round_kb(code_floor(tree, tools, work) + ALLOWANCE)
+    ok, _, p = bench.scenario_mpy(tree, tools, heap, work + "/tmp", upload_server.url())
+    assert ok, "scenario failed at -X heapsize=%d:\n%s\n%s" % (heap, p.stdout[-3000:], p.stderr[-2000:])
+    assert "SCENARIO DONE" in p.stdout
+
+
+def test_the_32k_goal_is_not_met_yet_the_scenario_runs_out_of_memory(trees, upload_server):
+    """Fails the day the firmware fits the goal: then set ALLOWANCE = GOAL."""
+    tree, tools, work = trees
+    heap = round_kb(code_floor(tree, tools, work) + GOAL)
+    ok, _, p = bench.scenario_mpy(tree, tools, heap, work + "/tmp", upload_server.url())
+    assert not ok, "the scenario now completes in code heap + 32 KB: set ALLOWANCE = GOAL in this file"
+    assert "MemoryError" in p.stdout + p.stderr, p.stdout[-3000:] + p.stderr[-2000:]
+
+
+def test_scenario_completes_on_cpython_too(trees, upload_server):
+    tree, tools, work = trees
+    p = bench.cpy(bench.scenario_code(os.path.join(work, "tmp-cpy"), upload_server.url()))
+    assert p.returncode == 0 and "SCENARIO DONE" in p.stdout, p.stdout[-3000:] + p.stderr[-3000:]
