@@ -29,7 +29,8 @@ def build(out=None):
         dst = os.path.join(out, rel[:-3] + ".mpy")
         if not os.path.exists(dst) or os.path.getmtime(dst) < os.path.getmtime(p):
             os.makedirs(os.path.dirname(dst), exist_ok=True)
-            subprocess.run([MPY_CROSS, "-o", dst, p], check=True)
+            # -s: the .mpy names its source relatively (every .mpy stores the name).
+            subprocess.run([MPY_CROSS, "-s", rel, "-o", dst, p], check=True)
         total += os.path.getsize(dst)
     return out, total
 
