@@ -95,7 +95,11 @@ def error(msg_id, code, description="", details=None):
 # ---------------------------------------------------------------- decoder
 
 _BAD = object()  # _parse: not JSON
-_JSONERR = (ValueError, TypeError, RuntimeError)  # RuntimeError: CPython's RecursionError
+# RuntimeError: CPython's RecursionError. MemoryError: MicroPython's json.loads
+# keeps a stack on the heap, so a frame nested a few thousand deep (10 KB, well
+# under max_message) exhausts it; that is a frame we cannot read, not a reason
+# to drop the connection (host_tests/test_fuzz.py, docs/robustness.md).
+_JSONERR = (ValueError, TypeError, RuntimeError, MemoryError)
 
 
 def _parse(text):
