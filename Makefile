@@ -6,8 +6,10 @@ STAMP := $(VENV)/.installed
 BOARD ?= boards/sim.json
 PORT ?=
 MP_HEAP ?= 256k
+SIM_ARGS ?=
+DEPLOY_ARGS ?=
 
-.PHONY: venv test sim bench stress deploy clean
+.PHONY: venv test sim bench stress deploy validate package clean
 
 venv: $(STAMP)
 
@@ -19,8 +21,9 @@ $(STAMP): requirements.txt
 test: $(STAMP)
 	$(BIN)/python -m pytest -q host_tests
 
+# Local CSMS console + the station under MicroPython. SIM_ARGS e.g. --fresh, --port 9100, --runtime cpython.
 sim: $(STAMP)
-	$(BIN)/python tools/sim.py --board $(BOARD)
+	$(BIN)/python tools/sim.py --board $(BOARD) $(SIM_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python tools/bench.py
@@ -28,8 +31,18 @@ bench: $(STAMP)
 stress: $(STAMP)
 	STRESS=1 $(BIN)/python -m pytest -q host_tests -k "stress or fuzz or power or storm"
 
+# make deploy BOARD=boards/esp32-devkitc.json PORT=/dev/ttyUSB0 [DEPLOY_ARGS=--full|--dry-run|--no-reset]
 deploy: $(STAMP)
-	$(BIN)/python tools/deploy.py --board $(BOARD) --port "$(PORT)"
+	@if [ "$(BOARD)" = "boards/sim.json" ]; then echo "make deploy needs a device board: BOARD=boards/esp32-devkitc.json (or esp32s3-psram, pico-w)"; exit 2; fi
+	$(BIN)/python tools/deploy.py --board $(BOARD) --port "$(PORT)" $(DEPLOY_ARGS)
+
+# Check board files against the schema and the firmware's own check.
+validate: $(STAMP)
+	$(BIN)/python tools/validate_board.py boards/*.json
+
+# Rewrite package.json (mpremote mip install) from the firmware's sources.
+package: $(STAMP)
+	$(BIN)/python tools/deploy.py --package-json
 
 clean:
 	rm -rf $(VENV) build

@@ -1,8 +1,39 @@
 """Entry point: `micropython firmware/main.py BOARD.json` (or python3, the same code).
 
-On a board, the deployed board file is /board.json and boot runs main().
+On a board, deploy puts this module in /lib and a tiny /main.py (boards/main.py)
+runs main("board.json"). A bad board file prints one line naming the key at
+fault and exits with status 2.
+
+The device services the board file asks for start beside the station:
+"wifi" (drivers/wifi.py), "clock": "ntp" (drivers/clock.py) and "watchdog"
+(drivers/watchdog.py). A board without them (the host and sim boards)
+imports none of these modules.
 """
 import sys
+
+
+def services(st):
+    """The device services the board asks for, each an object with async run()."""
+    b = st.board
+    out = []
+    if b.get("wifi") is not None:
+        from drivers import wifi
+        out.append(wifi.Wifi(st, b["wifi"]))
+    if b.get("clock") == "ntp":
+        from drivers import clock
+        out.append(clock.Ntp(st, b.get("ntp") or {}))
+    if b.get("watchdog") is not None:
+        from drivers import watchdog
+        out.append(watchdog.Supervisor(st, b["watchdog"]))
+    return out
+
+
+async def run(st):
+    import asyncio
+    st.services = services(st)
+    for s in st.services:
+        asyncio.create_task(s.run())
+    await st.run()
 
 
 def main(path="board.json"):
@@ -20,7 +51,7 @@ def main(path="board.json"):
         print("bad board file %s: %s" % (path, e))
         sys.exit(2)
     try:
-        asyncio.run(st.run())
+        asyncio.run(run(st))
     except KeyboardInterrupt:
         pass
 

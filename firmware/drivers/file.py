@@ -22,7 +22,11 @@ class FileSensor:
             return None
 
 
+def check(board, spec, p):
+    s = spec["sensor"]
+    config.only(s, ("driver", "path"), p + "sensor.")
+    config.need(s, "path", p + "sensor.", "str")
+
+
 def make(board, spec, s):
-    if not isinstance(s.get("path"), str):
-        raise config.ConfigError("sensor.path", "the file driver needs a path")
     return FileSensor(config.rel(board, s["path"]), spec["dataType"])

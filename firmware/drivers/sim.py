@@ -2,7 +2,7 @@
 
     {"driver": "sim", "wave": "sine", "base": 40, "amp": 30, "period_s": 60,
      "noise": 0.5, "dropout": 0.01, "step_s": 20}
-wave: sine, square, ramp (sawtooth), step (base, then base+amp after step_s,
+wave: sine, square, ramp (sawtooth), step or toggle (base, then base+amp after step_s,
 then back after another step_s), const. The clock is ticks-based, so the
 same board gives the same curve on every run; noise and dropout are random.
 """
@@ -15,11 +15,12 @@ from device import config
 WAVES = ("sine", "square", "ramp", "step", "const", "toggle")
 
 
+KEYS = ("driver", "wave", "base", "amp", "period_s", "noise", "dropout", "step_s")
+
+
 class SimSensor:
     def __init__(self, s, dtype):
         self.wave = s.get("wave", "sine")
-        if self.wave not in WAVES:
-            raise config.ConfigError("sensor.wave", "must be one of " + ", ".join(WAVES))
         self.base = float(s.get("base", 0))
         self.amp = float(s.get("amp", 1))
         self.period = float(s.get("period_s", 60)) * 1000
@@ -55,6 +56,21 @@ class SimSensor:
         if self.dtype == "decimal":
             return round(v, 2)
         return str(round(v, 2))
+
+
+def check(board, spec, p):
+    s = spec["sensor"]
+    q = p + "sensor."
+    config.only(s, KEYS, q)
+    config.need(s, "wave", q, WAVES, False)
+    for k in ("base", "amp", "noise"):
+        config.need(s, k, q, "num", False)
+    for k in ("period_s", "step_s"):
+        if config.need(s, k, q, "num", False, 1) <= 0:
+            raise config.ConfigError(q + k, "must be above 0")
+    d = config.need(s, "dropout", q, "num", False, 0)
+    if not 0 <= d <= 1:
+        raise config.ConfigError(q + "dropout", "a probability: 0..1")
 
 
 def make(board, spec, s):

@@ -1,0 +1,117 @@
+"""DS18B20 temperature sensors on a 1-Wire bus (onewire + ds18x20 modules).
+
+    {"driver": "ds18b20", "pin": 4, "rom": "28ff641e8316034a", "conv_ms": 750}
+
+Never blocks the loop: a conversion (up to 750 ms at 12 bits) is started on
+one sample and read on a later one, at least conv_ms after it started; the
+sample in between reuses the last reading. So with sample_ms >= conv_ms a
+fresh reading comes every second sample. Only the very first conversion is
+waited for, once per bus when the station is built (before the event loop
+and the watchdog run): the first samples have a value instead of looking
+like a sensor fault. Sensors on the same pin share the
+bus and its conversions (one convert_temp() converts them all). `rom` (16 hex
+digits, from ds18x20.DS18X20(...).scan()) picks one sensor of several; without
+it the first sensor found is used.
+"""
+from compat import ticks_ms, ticks_diff
+import drivers
+from device import config
+
+_buses = {}
+
+
+def settle(ms):
+    """Wait for the first conversion at boot (tests replace this)."""
+    import time
+    time.sleep(ms / 1000)
+
+
+def check(board, spec, p):
+    s = spec["sensor"]
+    q = p + "sensor."
+    config.only(s, ("driver", "pin", "rom", "conv_ms"), q)
+    if config.need(s, "pin", q, "int") < 0:
+        raise config.ConfigError(q + "pin", "must be a GPIO number")
+    rom = config.need(s, "rom", q, "str", False)
+    if rom is not None:
+        ok = len(rom) == 16
+        for c in rom:
+            if c not in "0123456789abcdefABCDEF":
+                ok = False
+        if not ok:
+            raise config.ConfigError(q + "rom", "16 hex digits, e.g. 28ff641e8316034a")
+    c = config.need(s, "conv_ms", q, "int", False, 750)
+    if not 94 <= c <= 2000:
+        raise config.ConfigError(q + "conv_ms", "must be 94..2000")
+    drivers.numeric(spec, p)
+
+
+class Bus:
+    """One 1-Wire pin: its DS18X20 and the conversion in progress."""
+
+    def __init__(self, pin, conv):
+        import machine
+        import onewire
+        import ds18x20
+        self.ds = ds18x20.DS18X20(onewire.OneWire(machine.Pin(pin)))
+        self.pin = pin
+        self.t0 = None   # ticks when the running conversion started
+        self.gen = 0     # conversions started so far
+        try:
+            self.start(ticks_ms())
+            settle(conv)
+        except Exception:  # no sensor on the pin yet: read() reports it
+            self.t0 = None
+
+    def start(self, now):
+        self.ds.convert_temp()
+        self.t0 = now
+        self.gen += 1
+
+
+class Ds18b20:
+    def __init__(self, s, dtype):
+        pin = s["pin"]
+        self.conv = s.get("conv_ms") or 750
+        b = _buses.get(pin)
+        if b is None:
+            b = _buses[pin] = Bus(pin, self.conv)
+        self.bus = b
+        self.rom = None
+        if s.get("rom"):
+            import binascii
+            self.rom = bytearray(binascii.unhexlify(s["rom"]))
+        self.gen = 0       # the conversion this sensor last read
+        self.value = None  # that reading
+        self.dtype = dtype
+        self.error = None
+
+    def read(self):
+        b = self.bus
+        now = ticks_ms()
+        try:
+            if b.t0 is None:
+                b.start(now)
+            elif ticks_diff(now, b.t0) >= self.conv:
+                if self.gen == b.gen:
+                    b.start(now)          # read it already: this sample starts the next one
+                else:
+                    self.gen = b.gen
+                    self.value = None
+                    if self.rom is None:
+                        found = b.ds.scan()
+                        if not found:
+                            self.error = "no DS18B20 on pin %d" % b.pin
+                            return None
+                        self.rom = found[0]
+                    self.value = drivers.typed(self.dtype, b.ds.read_temp(self.rom))
+        except Exception as e:  # onewire.OneWireError, CRC errors: plain Exception in ds18x20
+            self.error = "DS18B20 on pin %d: %r" % (b.pin, e)
+            return None
+        if self.value is None:
+            self.error = "DS18B20 on pin %d: first conversion running" % b.pin
+        return self.value
+
+
+def make(board, spec, s):
+    return Ds18b20(s, spec["dataType"])

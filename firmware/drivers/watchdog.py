@@ -1,0 +1,72 @@
+"""The hardware watchdog (machine.WDT), fed by a supervisor that checks the
+station is alive: started by main.py when the board has "watchdog".
+
+    "watchdog": {"timeout_ms": 8000, "offline_reset_s": 1800}
+
+Every timeout_ms / 4 the supervisor feeds the watchdog if
+- the monitor loop sampled lately (station.ticks went up within
+  2 x SampleInterval + timeout_ms),
+- none of the station's tasks (monitor loop, outbox, session) has ended,
+- and, when offline_reset_s > 0, the session has not been offline (no
+  accepted BootNotification on an open connection) for longer than that.
+Once a check fails it logs why and feeds no more: the board resets within
+timeout_ms. A blocked event loop starves the supervisor too. The watchdog
+cannot be stopped once started; tools/deploy.py puts the board in
+maintenance (no station, no watchdog) before copying files.
+RP2040's watchdog counts at most 8388 ms: the board file check keeps
+timeout_ms <= 8300 there.
+"""
+import compat
+from compat import ticks_ms, ticks_diff
+
+
+class Supervisor:
+    def __init__(self, st, spec):
+        self.st = st
+        self.timeout = spec.get("timeout_ms") or 8000
+        self.offline_ms = (spec.get("offline_reset_s") or 0) * 1000
+        self.wdt = None
+        self.feeds = 0
+        self.reason = None      # why it stopped feeding
+        now = ticks_ms()
+        self.ticks = -1
+        self.ticked = now       # when station.ticks last went up
+        self.online_at = now    # when the session was last seen online
+
+    def check(self, now):
+        """None when all is well, else the reason to let the watchdog bite."""
+        st = self.st
+        if st.ticks != self.ticks:
+            self.ticks = st.ticks
+            self.ticked = now
+        else:
+            gap = 2 * st.model.ctrl("MonitoringCtrlr.SampleInterval") + self.timeout
+            if ticks_diff(now, self.ticked) > gap:
+                return "monitor loop stalled: no sample for %d ms" % ticks_diff(now, self.ticked)
+        for t in getattr(st, "tasks", None) or ():
+            if t.done():
+                return "a station task ended"
+        if st.session.online:
+            self.online_at = now
+        elif self.offline_ms and ticks_diff(now, self.online_at) > self.offline_ms:
+            return "session offline for %d s" % (self.offline_ms // 1000)
+        return None
+
+    def step(self, now):
+        if self.reason is not None:
+            return
+        r = self.check(now)
+        if r is None:
+            self.wdt.feed()
+            self.feeds += 1
+        else:
+            self.reason = r
+            self.st.log.write("watchdog: %s; no more feeding, the board resets in %d ms" % (r, self.timeout))
+
+    async def run(self):
+        import machine
+        self.wdt = machine.WDT(timeout=self.timeout)
+        self.st.log.write("watchdog: started, %d ms" % self.timeout)
+        while True:
+            self.step(ticks_ms())
+            await compat.sleep_ms(self.timeout // 4)

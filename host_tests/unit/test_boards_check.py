@@ -1,0 +1,144 @@
+"""The board file check (device/config.py) on the shipped boards and on bad
+variants of them: each bad variant names the key at fault. host_tests/
+test_boards.py runs the same CASES through the JSON Schema and
+tools/validate_board.py, which must name the same key."""
+import json
+
+from device import config
+import support
+
+BOARDS = ("esp32-devkitc", "esp32s3-psram", "pico-w", "host", "sim")
+DELETE = "<delete>"
+S33 = "x" * 33
+
+# (board, path, new value or DELETE, key the check names, the schema catches it too)
+CASES = (
+    ("esp32-devkitc", "wifi.ssid", DELETE, "wifi.ssid", True),
+    ("esp32-devkitc", "wifi.ssid", S33, "wifi.ssid", True),
+    ("esp32-devkitc", "wifi.pasword", "x", "wifi.pasword", True),
+    ("esp32-devkitc", "wifi.password", 5, "wifi.password", True),
+    ("esp32-devkitc", "wifi.country", "DEU", "wifi.country", True),
+    ("pico-w", "watchdog.timeout_ms", 9000, "watchdog.timeout_ms", True),
+    ("esp32-devkitc", "watchdog.timeout_ms", 500, "watchdog.timeout_ms", True),
+    ("esp32-devkitc", "watchdog.timeout_ms", DELETE, "watchdog.timeout_ms", True),
+    ("esp32-devkitc", "watchdog.offline_reset_s", -1, "watchdog.offline_reset_s", True),
+    ("esp32-devkitc", "clock", "gps", "clock", True),
+    ("esp32-devkitc", "clock", "csms", "ntp", True),
+    ("esp32-devkitc", "ntp.every_s", 10, "ntp.every_s", True),
+    ("esp32-devkitc", "ntp.timeout_s", 30, "ntp.timeout_s", True),
+    ("esp32-devkitc", "mcu", "esp8266", "mcu", True),
+    ("esp32-devkitc", "wathcdog", {"timeout_ms": 8000}, "wathcdog", True),
+    ("esp32-devkitc", "echo", "yes", "echo", True),
+    ("esp32-devkitc", "sample_ms", 5, "sample_ms", True),
+    ("esp32-devkitc", "station.id", "CS/1", "station.id", True),
+    ("esp32-devkitc", "csms.url", "wss://127.0.0.1:9/ocpp", "csms.ca", True),
+    ("esp32-devkitc", "i2c[0].scl", DELETE, "i2c[0].scl", True),
+    ("esp32-devkitc", "i2c[0].freq", 5, "i2c[0].freq", True),
+    ("esp32-devkitc", "variables[0].sensor.pin", "4", "variables[0].sensor.pin", True),
+    ("esp32-devkitc", "variables[0].sensor.rom", "28ff", "variables[0].sensor.rom", True),
+    ("esp32-devkitc", "variables[0].sensor.conv_ms", 5000, "variables[0].sensor.conv_ms", True),
+    ("esp32-devkitc", "variables[0].dataType", "boolean", "variables[0].dataType", True),
+    ("esp32-devkitc", "variables[1].sensor.atten", "12dB", "variables[1].sensor.atten", True),
+    ("esp32-devkitc", "variables[1].sensor.samples", 0, "variables[1].sensor.samples", True),
+    ("esp32-devkitc", "variables[1].sensor.gain", 2, "variables[1].sensor.gain", True),
+    ("esp32-devkitc", "variables[3].sensor.channel", "amps", "variables[3].sensor.channel", True),
+    ("esp32-devkitc", "variables[3].sensor.addr", 32, "variables[3].sensor.addr", True),
+    ("esp32-devkitc", "variables[3].sensor.shunt_ohms", 0, "variables[3].sensor.shunt_ohms", True),
+    ("esp32-devkitc", "variables[5].sensor.pull", "sideways", "variables[5].sensor.pull", True),
+    ("esp32-devkitc", "variables[5].dataType", "string", "variables[5].dataType", True),
+    ("pico-w", "variables[4].sensor.mode", "uv", "variables[4].sensor.mode", True),
+    ("pico-w", "variables[4].sensor.atten", "11dB", "variables[4].sensor.atten", True),
+    ("host", "i2c", [{"id": 0, "scl": 1, "sda": 2}], "i2c", True),
+    ("host", "wifi", {"ssid": "x"}, "wifi", True),
+    ("host", "clock", "ntp", "clock", True),
+    ("host", "variables[0].sensor", {"driver": "mcu_temp"}, "variables[0].sensor.driver", True),
+    ("host", "variables[0].sensor.path", DELETE, "variables[0].sensor.path", True),
+    ("sim", "variables[1].sensor.dropout", 2, "variables[1].sensor.dropout", True),
+    ("sim", "variables[0].sensor.wave", "saw", "variables[0].sensor.wave", True),
+    # Beyond a JSON Schema: only the firmware's check sees these.
+    ("esp32-devkitc", "variables[0].sensor.driver", "nope", "variables[0].sensor.driver", False),
+    ("esp32-devkitc", "variables[3].sensor.bus", 1, "variables[3].sensor.bus", False),
+    ("esp32-devkitc", "variables[1].monitors[0].id", 1, "variables[1].monitors[0].id", False),
+    ("esp32-devkitc", "i2c[1]", {"id": 0, "scl": 1, "sda": 2}, "i2c[1].id", False),
+    ("esp32-devkitc", "variables[0].min", 200, "variables[0].min", False),
+)
+
+
+def load(name):
+    with open("boards/%s.json" % name) as f:
+        return json.load(f)
+
+
+def _steps(path):
+    out = []
+    for part in path.split("."):
+        while "[" in part:
+            i = part.index("[")
+            if i:
+                out.append(part[:i])
+            j = part.index("]")
+            out.append(int(part[i + 1:j]))
+            part = part[j + 1:]
+        if part:
+            out.append(part)
+    return out
+
+
+def mutate(board, path, value):
+    """Set (or delete, or append at the end of a list) the key at a dotted path."""
+    steps = _steps(path)
+    obj = board
+    for s in steps[:-1]:
+        obj = obj[s]
+    last = steps[-1]
+    if value == DELETE:
+        del obj[last]
+    elif isinstance(last, int) and last == len(obj):
+        obj.append(value)
+    else:
+        obj[last] = value
+    return board
+
+
+def bad(case):
+    b = mutate(load(case[0]), case[1], case[2])
+    b["_dir"] = "boards"
+    return b
+
+
+def test_every_shipped_board_passes_the_check():
+    for name in BOARDS:
+        b = config.load("boards/%s.json" % name)
+        assert b["board"] == name
+        assert b["mcu"] == ("host" if name in ("host", "sim") else b["mcu"])
+
+
+def test_each_bad_variant_names_the_key_at_fault():
+    for case in CASES:
+        e = support.raises(config.ConfigError, config.check, bad(case))
+        assert e.key == case[3], (case, e.key, e.why)
+
+
+def test_defaults_are_filled():
+    b = config.check(bad(("host", "clock", DELETE, "", True)))
+    assert b["clock"] == "csms" and b["mcu"] == "host"
+
+
+def test_free_keys_start_with_an_underscore():
+    b = load("host")
+    b["_note"] = "anything"
+    b["_dir"] = "boards"
+    config.check(b)
+
+
+def test_load_names_the_file_problem():
+    e = support.raises(config.ConfigError, config.load, "boards/no-such-board.json")
+    assert e.key == "(file)"
+
+
+def test_the_checks_leave_no_code_behind():
+    import sys
+    import device
+    config.load("boards/pico-w.json")
+    support.raises(config.ConfigError, config.check, bad(CASES[0]))
+    assert "device.checks" not in sys.modules and not hasattr(device, "checks")
