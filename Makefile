@@ -5,7 +5,6 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BOARD ?= boards/sim.json
 PORT ?=
-MP_HEAP ?= 256k
 SIM_ARGS ?=
 DEPLOY_ARGS ?=
 

@@ -1,7 +1,7 @@
 """Every firmware unit test module, run again under the MicroPython unix port.
 
 pytest runs host_tests/unit/test_*.py on CPython directly; this file runs the
-same modules under `micropython -X heapsize=256k` with tools/mprun.py, against
+same modules under `micropython -X heapsize=384k` (conftest.MP_HEAP) with tools/mprun.py, against
 the .mpy tree that deploy copies, one
 pytest test per module, so a failure on either runtime fails the build.
 """

@@ -115,7 +115,7 @@ class Customers:
         self.max_records = b.get("customer_records", 64)
         idx = self.fs.load("index.json")
         if not isinstance(idx, dict) or "salt" not in idx:
-            idx = {"salt": binascii.hexlify(compat.urandom(8)).decode(), "seeded": False, "next": 1, "recs": []}
+            idx = {"salt": binascii.hexlify(compat.urandom(8)).decode(), "seeded": 0, "next": 1, "recs": []}
             self.fs.save("index.json", idx)
         self.idx = idx
         self.salt = idx["salt"].encode()
@@ -367,18 +367,22 @@ def attach(station):
     if len(seed) > c.max_records or total > c.max_bytes:
         raise ConfigError("customers", "%d records, %d bytes: more than customer_records or customer_bytes"
                           % (len(seed), total))
-    if not c.idx.get("seeded"):
-        # Once per storage: a record the CSMS cleared must not come back at the next boot.
-        added = 0
-        for item in seed:
-            try:
-                c.add(item, item["data"])
-                added += 1
-            except (Full, ValueError):
-                pass
-        c.idx["seeded"] = True
-        c._save()
-        if seed:
-            station.log.write("customer store seeded with %d of %d board records" % (added, len(seed)))
+    # Once per storage: a record the CSMS cleared must not come back at the next
+    # boot. "seeded" counts the board records applied; it is saved in the same
+    # index write as each record, so a power cut mid-seed never adds one twice.
+    done = c.idx.get("seeded") or 0
+    if done is True:
+        done = len(seed)
+    added = 0
+    for i in range(done, len(seed)):
+        item = seed[i]
+        c.idx["seeded"] = i + 1
+        try:
+            c.add(item, item["data"])
+            added += 1
+        except (Full, ValueError):
+            c._save()
+    if added:
+        station.log.write("customer store seeded with %d of %d board records" % (added, len(seed) - done))
     station.session.on("CustomerInformation", c.request)
     return c

@@ -7,11 +7,13 @@ class FileSensor:
         self.path = path
         self.dtype = dtype
         self.error = None  # why the last read gave no value
+        self.size = 2600 if dtype in ("string", "SequenceList", "MemberList", "OptionList") else 64
 
     def read(self):
         try:
             with open(self.path) as f:
-                t = f.read(2600)
+                # read(n) allocates n bytes up front: a number needs few.
+                t = f.read(self.size)
         except OSError:
             self.error = "cannot read " + self.path
             return None

@@ -276,7 +276,7 @@ class Session:
                 self.st.log.write("connect to %s failed: %r" % (self.url, e))
                 if isinstance(e, ws.HandshakeError) and getattr(e, "status", 0) in (401, 403):
                     self.st.seclog.write("CSMS refused our credentials (HTTP %d)" % e.status)
-                elif not isinstance(e, OSError):
+                else:   # TLS and connection failures belong to the security log too
                     self.st.seclog.write("connection failure: %r" % e)
                 await self._backoff()
                 continue
