@@ -241,36 +241,7 @@ async def handshake(r, w, proto="ocpp2.0.1", status="101 Switching Protocols", a
     return line, h
 
 
-def frame(op, payload=b"", fin=True, rsv=0, mask=None, length=None):
-    """A server frame; `length` overrides the announced payload length."""
-    n = len(payload) if length is None else length
-    b0 = (0x80 if fin else 0) | rsv | op
-    mbit = 0x80 if mask else 0
-    if n < 126:
-        h = bytes([b0, mbit | n])
-    elif n < 65536:
-        h = bytes([b0, mbit | 126]) + struct.pack(">H", n)
-    else:
-        h = bytes([b0, mbit | 127]) + struct.pack(">Q", n)
-    if mask:
-        payload = bytes(c ^ mask[i & 3] for i, c in enumerate(payload))
-        h += mask
-    return h + payload
-
-
-async def read_frame(r):
-    """A client frame -> (fin, opcode, unmasked payload); clients must mask."""
-    b0, b1 = await r.readexactly(2)
-    assert b1 & 0x80, "client frame not masked"
-    assert not b0 & 0x70
-    n = b1 & 0x7F
-    if n == 126:
-        n = struct.unpack(">H", await r.readexactly(2))[0]
-    elif n == 127:
-        n = struct.unpack(">Q", await r.readexactly(8))[0]
-    m = await r.readexactly(4)
-    p = await r.readexactly(n)
-    return bool(b0 & 0x80), b0 & 0x0F, bytes(c ^ m[i & 3] for i, c in enumerate(p))
+from clients.fault_net import frame, read_frame  # noqa: E402  (one raw-frame helper for all tests)
 
 
 async def read_close(r):

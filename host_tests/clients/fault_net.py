@@ -84,18 +84,19 @@ def frame(op, payload=b"", fin=True, rsv=0, mask=None, length=None):
 
 
 async def read_frame(r):
-    """A client frame -> (fin, opcode, unmasked payload)."""
+    """A client frame -> (fin, opcode, unmasked payload); clients must mask, and set no RSV bit."""
     b0, b1 = await r.readexactly(2)
+    assert b1 & 0x80, "client frame not masked"
+    assert not b0 & 0x70
     n = b1 & 0x7F
     if n == 126:
         n = struct.unpack(">H", await r.readexactly(2))[0]
     elif n == 127:
         n = struct.unpack(">Q", await r.readexactly(8))[0]
-    m = await r.readexactly(4) if b1 & 0x80 else b"\0\0\0\0"
+    m = await r.readexactly(4)
     p = await r.readexactly(n)
-    if b1 & 0x80:
-        mm = (m * (n // 4 + 1))[:n]
-        p = (int.from_bytes(p, "big") ^ int.from_bytes(mm, "big")).to_bytes(n, "big") if n else b""
+    mm = (m * (n // 4 + 1))[:n]
+    p = (int.from_bytes(p, "big") ^ int.from_bytes(mm, "big")).to_bytes(n, "big") if n else b""
     return bool(b0 & 0x80), b0 & 0x0F, p
 
 
