@@ -73,24 +73,11 @@ class Station:
     async def monitor_loop(self):
         """Never awaits the network: sample every SampleInterval ms, on a fixed grid."""
         due = ticks_ms()
-        # Board "_debug_heap": N ms (true: 1000) logs "heap <bytes> <n>" every N ms,
-        # gc.mem_alloc() after gc.collect() (0 on CPython): the robustness tests'
-        # leak checks read it (docs/robustness.md). Off by default; "_" because
-        # config.py leaves "_"-prefixed keys free (a test hook, not a board setting).
-        dh = self.board.get("_debug_heap")
-        heap_ms = 1000 if dh is True else int(dh or 0)
-        heap_n = 0
-        heap_due = due
         while True:
             try:
                 self.tick()
             except Exception as e:
                 self.log.write("monitor loop error: %r" % e)
-            if heap_ms and ticks_diff(ticks_ms(), heap_due) >= 0:
-                heap_due = compat.ticks_add(ticks_ms(), heap_ms)
-                heap_n += 1
-                compat.collect()
-                self.log.write("heap %d %d" % (compat.mem_alloc(), heap_n))
             period = self.model.ctrl("MonitoringCtrlr.SampleInterval")
             due = compat.ticks_add(due, period)
             wait = ticks_diff(due, ticks_ms())
@@ -99,10 +86,24 @@ class Station:
                 wait = 0
             await compat.sleep_ms(wait)
 
+    async def heap_reporter(self, every_ms):
+        """Board "_debug_heap": N ms (true: 1000) logs "heap <bytes> <n>" every N ms,
+        gc.mem_alloc() after gc.collect() (0 on CPython): the robustness tests'
+        leak checks read it (docs/robustness.md). A test hook, off by default."""
+        n = 0
+        while True:
+            await compat.sleep_ms(every_ms)
+            n += 1
+            compat.collect()
+            self.log.write("heap %d %d" % (compat.mem_alloc(), n))
+
     async def run(self):
         tasks = [asyncio.create_task(self.monitor_loop()),
                  asyncio.create_task(self.outbox.run()),
                  asyncio.create_task(self.session.run())]
+        dh = self.board.get("_debug_heap")
+        if dh:
+            asyncio.create_task(self.heap_reporter(1000 if dh is True else int(dh)))
         self.tasks = tasks   # the watchdog supervisor checks none has ended
         for t in tasks:
             await t
