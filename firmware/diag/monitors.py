@@ -280,7 +280,11 @@ class Monitors:
         """Read every sensor once; a sensor that stops answering raises a HardWiredNotification."""
         fired = None
         for v in self.sensed:
-            val = v.sensor.read()
+            try:
+                val = v.sensor.read()
+            except Exception as e:   # a driver bug or MemoryError costs this sensor's sample, not the tick
+                v.sensor.error = "read failed: %r" % e
+                val = None
             if val is None:
                 v.faults += 1
                 if v.faults == FAULT_SAMPLES:
