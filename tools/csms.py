@@ -43,6 +43,20 @@ def validate(action, kind, payload):
             for e in schema_validator(action + kind).iter_errors(payload)]
 
 
+def wait_on(cond, pred, timeout, what, step=0.2):
+    """Wait on a Condition until pred() is truthy; return its value or fail with `what`."""
+    end = time.time() + timeout
+    with cond:
+        while True:
+            r = pred()
+            if r:
+                return r
+            left = end - time.time()
+            if left <= 0:
+                raise AssertionError("timed out waiting for " + what)
+            cond.wait(min(left, step))
+
+
 class _Tap:
     """Wraps the server connection: records and validates every frame."""
 
@@ -267,16 +281,7 @@ class CSMS:
 
     def wait(self, pred, timeout=20, what="condition"):
         """Wait until pred() is truthy; return its value or fail with `what`."""
-        end = time.time() + timeout
-        with self.cond:
-            while True:
-                r = pred()
-                if r:
-                    return r
-                left = end - time.time()
-                if left <= 0:
-                    raise AssertionError("timed out waiting for " + what)
-                self.cond.wait(min(left, 0.2))
+        return wait_on(self.cond, pred, timeout, what)
 
     def wait_calls(self, action, n=1, timeout=20, cid=None):
         return self.wait(lambda: len(self.calls(action, cid)) >= n and self.calls(action, cid),

@@ -288,29 +288,23 @@ class Model:
         """Set a variable the CSMS may write, and persist it; the error text or None."""
         if v.ctrl:
             return self.set_ctrl(v.name, value)
-        err = self.check(v, value)
-        if err:
-            return err
-        if v.dtype == "integer":
-            value = int(value)
-        v.value = value
-        saved = self.store.load("values.json", {})
-        saved[v.key] = value
-        self.store.save("values.json", saved)
-        return None
+        return self._set(v, value, "values.json", v.key)
 
     def set_ctrl(self, name, value):
         """Set and persist a controller variable; returns the error text or None."""
-        v = self.named[name]
+        return self._set(self.named[name], value, "settings.json", name)
+
+    def _set(self, v, value, fname, key):
+        """Check, set, and persist under `key` in `fname` (controller settings or CSMS-written values)."""
         err = self.check(v, value)
         if err:
             return err
         if v.dtype == "integer":
             value = int(value)
         v.value = value
-        saved = self.store.load("settings.json", {})
-        saved[name] = value
-        self.store.save("settings.json", saved)
+        saved = self.store.load(fname, {})
+        saved[key] = value
+        self.store.save(fname, saved)
         return None
 
 

@@ -232,16 +232,8 @@ class RawCSMS:
         self.loop.run(go())
 
     def wait(self, pred, timeout=30, what="condition"):
-        end = time.time() + timeout
-        with self.cond:
-            while True:
-                r = pred()
-                if r:
-                    return r
-                left = end - time.time()
-                if left <= 0:
-                    raise AssertionError("timed out waiting for " + what)
-                self.cond.wait(min(left, 0.1))
+        from csms import wait_on
+        return wait_on(self.cond, pred, timeout, what, 0.1)
 
 
 # ---------------------------------------------------------------- TCP proxy
