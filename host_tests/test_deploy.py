@@ -45,8 +45,11 @@ def device_files(dev):
     return out
 
 
-def expected_tree():
-    return set("lib/" + rel[:-3].replace(os.sep, "/") + ".mpy" for _, rel in mpy_build.sources())
+def expected_tree(board):
+    """The modules this board can import (tools/mpy_build.py deploy_set), as device paths."""
+    with open(board) as f:
+        b = json.load(f)
+    return set("lib/" + rel[:-3].replace(os.sep, "/") + ".mpy" for rel in mpy_build.deploy_set(b))
 
 
 def device_board(tmp, url, **over):
@@ -74,10 +77,14 @@ def test_first_deploy_copies_everything_second_nothing_then_only_the_board(tmp_p
     board = device_board(tmp_path, "ws://127.0.0.1:9/ocpp")
     r, calls, dev = run_deploy(tmp_path, board)
     assert r.returncode == 0, r.stdout + r.stderr
-    want = expected_tree() | {"main.py", "board.json", "deploy.json"}
+    want = expected_tree(board) | {"main.py", "board.json", "deploy.json"}
     assert device_files(dev) == want                           # and no /maintenance left
-    for rel in expected_tree():
-        with open(dev / rel, "rb") as a, open(os.path.join(ROOT, "build", "mpy", rel[4:]), "rb") as b:
+    # what this board cannot import stays on the host: other boards' drivers, the test-only tables
+    assert {"lib/drivers/file.mpy", "lib/drivers/sim.mpy", "lib/protocol/schema_out.mpy"}.isdisjoint(want)
+    assert {"lib/drivers/ds18b20.mpy", "lib/drivers/ina219.mpy", "lib/drivers/buses.mpy", "lib/drivers/wifi.mpy",
+            "lib/drivers/upload.mpy", "lib/diag/logupload.mpy", "lib/station.mpy"} <= want
+    for rel in expected_tree(board):
+        with open(dev / rel, "rb") as a, open(os.path.join(ROOT, "build", "deploy", rel[4:]), "rb") as b:
             assert a.read() == b.read(), rel
     assert (dev / "main.py").read_text() == open(os.path.join(ROOT, "boards", "main.py")).read()
     assert json.loads((dev / "board.json").read_text()) == json.loads(board.read_text())

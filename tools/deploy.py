@@ -3,7 +3,8 @@
     python tools/deploy.py --board boards/esp32-devkitc.json --port /dev/ttyUSB0
 
 1. checks the board file (tools/validate_board.py: schema and firmware),
-2. compiles firmware/ with mpy-cross (tools/mpy_build.py, build/mpy),
+2. compiles firmware/ with mpy-cross, release flags (tools/mpy_build.py,
+   build/deploy), and picks the modules this board can import,
 3. reads the device's /deploy.json (the sha256 of every file the last
    deploy put there) and plans to copy only what differs: each firmware
    module as /lib/<module>.mpy, boards/main.py as /main.py (the boot file),
@@ -69,12 +70,12 @@ def mpremote_cmd(opt=None):
 
 def plan(board_path, tree):
     """[(remote path, local path)]: everything the device gets, in copy order."""
-    files = []
-    for src, rel in mpy_build.sources():
-        files.append(("lib/" + rel[:-3].replace(os.sep, "/") + ".mpy", os.path.join(tree, rel[:-3] + ".mpy")))
-    files.append(("main.py", BOOT))
     with open(board_path) as f:
         board = json.load(f)
+    files = []
+    for rel in mpy_build.deploy_set(board):
+        files.append(("lib/" + rel[:-3].replace(os.sep, "/") + ".mpy", os.path.join(tree, rel[:-3] + ".mpy")))
+    files.append(("main.py", BOOT))
     ca = (board.get("csms") or {}).get("ca")
     if ca and not ca.startswith("/"):
         remote = os.path.normpath(ca).replace(os.sep, "/")
@@ -174,10 +175,11 @@ def deploy(board_path, port, mpremote=None, full=False, reset=True, dry_run=Fals
         if json.load(f).get("mcu", "host") == "host":
             raise DeployError('board %s is a host board ("mcu": "host"): deploy a device board, e.g. '
                               'BOARD=boards/esp32-devkitc.json' % board_path)
-    tree, total = mpy_build.build()
+    tree, total = mpy_build.build(os.path.join(ROOT, "build", "deploy"), release=True)
     files, board = plan(board_path, tree)
+    lib = [l for r, l in files if r.startswith("lib/")]
     out("board %s (%s) -> %s; firmware: %d modules, %d bytes of .mpy" % (
-        board["board"], board_path, port or "auto", sum(1 for r, _ in files if r.startswith("lib/")), total))
+        board["board"], board_path, port or "auto", len(lib), sum(os.path.getsize(l) for l in lib)))
     url = board["csms"]["url"]
     if board.get("mcu", "host") != "host" and ("//127." in url or "//localhost" in url):
         out("warning: csms.url %s is the board itself: set it to your CSMS" % url)

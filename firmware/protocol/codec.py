@@ -432,10 +432,15 @@ def _unknown(action, msg_id):
 
 def _own(action, is_request):
     """The table of one of the station's own messages (schema_out.py, loaded on first use:
-    the station never checks what it sends, tests and tools do)."""
+    the station never checks what it sends, tests and tools do). Deploy leaves
+    schema_out out (tools/mpy_build.py HOST_ONLY): on a device such an action
+    is unknown."""
     if action not in REQ and action not in RES:
         return None
-    from protocol import schema_out
+    try:
+        from protocol import schema_out
+    except ImportError:
+        return None
     return (schema_out.REQ if is_request else schema_out.RES).get(action)
 
 
