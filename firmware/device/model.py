@@ -16,31 +16,52 @@ from device import config
 
 NUMERIC = ("decimal", "integer")
 
-# (component, variable, instance, dataType, mutability, default, min, max, unit, valuesList)
+# (name, component, variable, instance, dataType, mutability, default, min, max, unit, valuesList)
+# The name is a literal so it is an interned string: the index and its callers
+# (ctrl("MonitoringCtrlr.Enabled")) share it, and it takes no heap per boot.
 CTRL = (
-    ("MonitoringCtrlr", "Available", None, "boolean", "ReadOnly", True, None, None, None, None),
-    ("MonitoringCtrlr", "Enabled", None, "boolean", "ReadWrite", True, None, None, None, None),
-    ("MonitoringCtrlr", "ItemsPerMessage", "SetVariableMonitoring", "integer", "ReadOnly", 50, 1, None, None, None),
-    ("MonitoringCtrlr", "BytesPerMessage", "SetVariableMonitoring", "integer", "ReadOnly", 8000, 100, None, None, None),
-    ("MonitoringCtrlr", "ItemsPerMessage", "ClearVariableMonitoring", "integer", "ReadOnly", 100, 1, None, None, None),
-    ("MonitoringCtrlr", "BytesPerMessage", "ClearVariableMonitoring", "integer", "ReadOnly", 4000, 100, None, None, None),
-    ("MonitoringCtrlr", "OfflineQueuingSeverity", None, "integer", "ReadWrite", 9, 0, 9, None, None),
-    ("MonitoringCtrlr", "ActiveMonitoringBase", None, "OptionList", "ReadOnly", "All", None, None, None,
-     "All,FactoryDefault,HardWiredOnly"),
-    ("MonitoringCtrlr", "ActiveMonitoringLevel", None, "integer", "ReadOnly", 9, 0, 9, None, None),
-    ("MonitoringCtrlr", "SampleInterval", None, "integer", "ReadWrite", 1000, 10, 3600000, "ms", None),
-    ("DeviceDataCtrlr", "ItemsPerMessage", "GetReport", "integer", "ReadOnly", 20, 1, None, None, None),
-    ("DeviceDataCtrlr", "BytesPerMessage", "GetReport", "integer", "ReadOnly", 4000, 100, None, None, None),
-    ("DeviceDataCtrlr", "ItemsPerMessage", "GetVariables", "integer", "ReadOnly", 20, 1, None, None, None),
-    ("DeviceDataCtrlr", "BytesPerMessage", "GetVariables", "integer", "ReadOnly", 4000, 100, None, None, None),
-    ("DeviceDataCtrlr", "ItemsPerMessage", "SetVariables", "integer", "ReadOnly", 20, 1, None, None, None),
-    ("DeviceDataCtrlr", "BytesPerMessage", "SetVariables", "integer", "ReadOnly", 4000, 100, None, None, None),
-    ("DeviceDataCtrlr", "ReportingValueSize", None, "integer", "ReadOnly", 2500, 1, 2500, None, None),
-    ("DeviceDataCtrlr", "ValueSize", None, "integer", "ReadOnly", 2500, 1, 2500, None, None),
-    ("OCPPCommCtrlr", "HeartbeatInterval", None, "integer", "ReadWrite", 300, 1, 86400, "s", None),
-    ("OCPPCommCtrlr", "MessageTimeout", "Default", "integer", "ReadWrite", 30, 1, 3600, "s", None),
-    ("OCPPCommCtrlr", "FileTransferProtocols", None, "MemberList", "ReadOnly", "HTTP,HTTPS,FTP", None, None, None,
-     "HTTP,HTTPS,FTP"),
+    ("MonitoringCtrlr.Available", "MonitoringCtrlr", "Available", None,
+     "boolean", "ReadOnly", True, None, None, None, None),
+    ("MonitoringCtrlr.Enabled", "MonitoringCtrlr", "Enabled", None,
+     "boolean", "ReadWrite", True, None, None, None, None),
+    ("MonitoringCtrlr.ItemsPerMessage[SetVariableMonitoring]", "MonitoringCtrlr", "ItemsPerMessage",
+     "SetVariableMonitoring", "integer", "ReadOnly", 50, 1, None, None, None),
+    ("MonitoringCtrlr.BytesPerMessage[SetVariableMonitoring]", "MonitoringCtrlr", "BytesPerMessage",
+     "SetVariableMonitoring", "integer", "ReadOnly", 8000, 100, None, None, None),
+    ("MonitoringCtrlr.ItemsPerMessage[ClearVariableMonitoring]", "MonitoringCtrlr", "ItemsPerMessage",
+     "ClearVariableMonitoring", "integer", "ReadOnly", 100, 1, None, None, None),
+    ("MonitoringCtrlr.BytesPerMessage[ClearVariableMonitoring]", "MonitoringCtrlr", "BytesPerMessage",
+     "ClearVariableMonitoring", "integer", "ReadOnly", 4000, 100, None, None, None),
+    ("MonitoringCtrlr.OfflineQueuingSeverity", "MonitoringCtrlr", "OfflineQueuingSeverity", None,
+     "integer", "ReadWrite", 9, 0, 9, None, None),
+    ("MonitoringCtrlr.ActiveMonitoringBase", "MonitoringCtrlr", "ActiveMonitoringBase", None,
+     "OptionList", "ReadOnly", "All", None, None, None, "All,FactoryDefault,HardWiredOnly"),
+    ("MonitoringCtrlr.ActiveMonitoringLevel", "MonitoringCtrlr", "ActiveMonitoringLevel", None,
+     "integer", "ReadOnly", 9, 0, 9, None, None),
+    ("MonitoringCtrlr.SampleInterval", "MonitoringCtrlr", "SampleInterval", None,
+     "integer", "ReadWrite", 1000, 10, 3600000, "ms", None),
+    ("DeviceDataCtrlr.ItemsPerMessage[GetReport]", "DeviceDataCtrlr", "ItemsPerMessage", "GetReport",
+     "integer", "ReadOnly", 20, 1, None, None, None),
+    ("DeviceDataCtrlr.BytesPerMessage[GetReport]", "DeviceDataCtrlr", "BytesPerMessage", "GetReport",
+     "integer", "ReadOnly", 4000, 100, None, None, None),
+    ("DeviceDataCtrlr.ItemsPerMessage[GetVariables]", "DeviceDataCtrlr", "ItemsPerMessage", "GetVariables",
+     "integer", "ReadOnly", 20, 1, None, None, None),
+    ("DeviceDataCtrlr.BytesPerMessage[GetVariables]", "DeviceDataCtrlr", "BytesPerMessage", "GetVariables",
+     "integer", "ReadOnly", 4000, 100, None, None, None),
+    ("DeviceDataCtrlr.ItemsPerMessage[SetVariables]", "DeviceDataCtrlr", "ItemsPerMessage", "SetVariables",
+     "integer", "ReadOnly", 20, 1, None, None, None),
+    ("DeviceDataCtrlr.BytesPerMessage[SetVariables]", "DeviceDataCtrlr", "BytesPerMessage", "SetVariables",
+     "integer", "ReadOnly", 4000, 100, None, None, None),
+    ("DeviceDataCtrlr.ReportingValueSize", "DeviceDataCtrlr", "ReportingValueSize", None,
+     "integer", "ReadOnly", 2500, 1, 2500, None, None),
+    ("DeviceDataCtrlr.ValueSize", "DeviceDataCtrlr", "ValueSize", None,
+     "integer", "ReadOnly", 2500, 1, 2500, None, None),
+    ("OCPPCommCtrlr.HeartbeatInterval", "OCPPCommCtrlr", "HeartbeatInterval", None,
+     "integer", "ReadWrite", 300, 1, 86400, "s", None),
+    ("OCPPCommCtrlr.MessageTimeout[Default]", "OCPPCommCtrlr", "MessageTimeout", "Default",
+     "integer", "ReadWrite", 30, 1, 3600, "s", None),
+    ("OCPPCommCtrlr.FileTransferProtocols", "OCPPCommCtrlr", "FileTransferProtocols", None,
+     "MemberList", "ReadOnly", "HTTP,HTTPS,FTP", None, None, None, "HTTP,HTTPS,FTP"),
 )
 
 # Controller variables a SummaryInventory lists, besides every Problem variable.
@@ -104,7 +125,8 @@ def text(value):
 class Variable:
     """One variable of one component. A few hundred of these may exist: defaults
     are class attributes and an instance stores only what differs, which halves
-    its size on MicroPython (an instance's attributes live in a per-object map)."""
+    its size on MicroPython (an instance's attributes live in a per-object map
+    that grows in steps: 2, 4, 6, 8, 10, 12, then 17 entries of 16 bytes)."""
 
     numeric = False
     mutability = "ReadOnly"
@@ -124,10 +146,9 @@ class Variable:
                  lo=None, hi=None, values=None, sensor=None, ctrl=False):
         self.component = component
         self.variable = variable
-        self.key = key_of(component, variable)
         self.dtype = dtype
         if dtype in NUMERIC:
-            self.numeric = True
+            self.numeric = True   # stored, not a property: every monitor evaluation reads it
         if mutability != "ReadOnly":
             self.mutability = mutability
         if unit is not None:
@@ -143,6 +164,11 @@ class Variable:
         if ctrl:
             self.ctrl = True
 
+    @property
+    def key(self):
+        """Computed when asked (boot, persisting a write): Model.by_key holds the string."""
+        return key_of(self.component, self.variable)
+
     def settable(self):
         """SetVariables may write it: not ReadOnly and not measured by a sensor."""
         return self.mutability != "ReadOnly" and self.sensor is None
@@ -155,11 +181,101 @@ class Variable:
         return c + "." + self.variable["name"]
 
 
+class ProblemVar(Variable):
+    """A <Component>.Problem variable: all but its component and sensor is in the class."""
+
+    variable = {"name": "Problem"}   # shared by every Problem variable; nobody changes it
+    dtype = "boolean"
+    value = False
+    summary = True
+
+    def __init__(self, component):
+        self.component = component
+        self.sensor = Problem([])
+
+
+_COMPS = {}   # controller name -> its component dict, shared by every controller variable
+
+
+class Ctrl(Variable):
+    """A controller variable: all but its value and index is read from its CTRL row, so
+    an instance stores three attributes instead of a dozen plus a key, a name and a
+    variable dict (21 of them took 11 KB at boot; docs/device-model.md)."""
+
+    ctrl = True
+
+    def __init__(self, row):
+        self.r = row
+
+    @property
+    def component(self):
+        c = _COMPS.get(self.r[1])
+        if c is None:
+            c = _COMPS[self.r[1]] = {"name": self.r[1]}
+        return c
+
+    @property
+    def variable(self):
+        """A new dict each time: only reports and events ask, and they do not keep it long."""
+        r = self.r
+        if r[3]:
+            return {"name": r[2], "instance": r[3]}
+        return {"name": r[2]}
+
+    @property
+    def key(self):
+        r = self.r
+        return key(r[1], None, None, r[2], r[3])
+
+    @property
+    def name(self):
+        return self.r[0]
+
+    @property
+    def dtype(self):
+        return self.r[4]
+
+    @property
+    def mutability(self):
+        return self.r[5]
+
+    @property
+    def min(self):
+        return self.r[7]
+
+    @property
+    def max(self):
+        return self.r[8]
+
+    @property
+    def unit(self):
+        return self.r[9]
+
+    @property
+    def values(self):
+        return self.r[10]
+
+    @property
+    def numeric(self):
+        return self.r[4] in NUMERIC
+
+    @property
+    def monitorable(self):
+        return self.r[4] in NUMERIC or self.r[4] == "boolean"
+
+    @property
+    def summary(self):
+        return self.r[0] in SUMMARY
+
+    def label(self):
+        return self.r[1] + "." + self.r[2]
+
+
 class Model:
     def __init__(self, board, store, sensor_factory=None):
         self.store = store
         self.vars = []
-        self.by_key = {}
+        self.by_key = {}      # key() -> board (and Problem) variable; controller ones are in named only
         self.components = {}  # name -> 1, for UnknownComponent vs UnknownVariable
         self.named = {}       # "MonitoringCtrlr.Enabled"-style name -> controller variable
         for spec in board["variables"]:
@@ -173,29 +289,18 @@ class Model:
         self._problems()
         values = store.load("values.json", {}) if store else {}
         for v in self.vars:
-            if v.key in values and v.settable() and not self.check(v, values[v.key]):
-                v.value = values[v.key]
+            if v.settable():
+                k = v.key
+                if k in values and not self.check(v, values[k]):
+                    v.value = values[k]
         saved = store.load("settings.json", {}) if store else {}
         over = dict(board.get("settings") or {})
         if "MonitoringCtrlr.SampleInterval" not in over:
             over["MonitoringCtrlr.SampleInterval"] = board.get("sample_ms", 1000)
-        comps = {}   # one component dict per controller, shared by its variables
         for c in CTRL:
-            comp = comps.get(c[0])
-            if comp is None:
-                comp = comps[c[0]] = {"name": c[0]}
-            var = {"name": c[1]}
-            if c[2]:
-                var["instance"] = c[2]
-            v = Variable(comp, var, c[3], c[4], c[8], c[6], c[7], c[9], None, True)
-            if not (c[3] in NUMERIC or c[3] == "boolean"):
-                v.monitorable = False
-            name = c[0] + "." + c[1] + ("[%s]" % c[2] if c[2] else "")
-            v.name = name
-            if name in SUMMARY:
-                v.summary = True
-            self.named[name] = v
-            val = c[5]
+            v = Ctrl(c)
+            name = c[0]
+            val = c[6]
             if name in over:
                 val = over[name]
                 err = self.check(v, val)
@@ -204,7 +309,12 @@ class Model:
             if name in saved and not self.check(v, saved[name]):
                 val = saved[name]
             v.value = val
-            self._add(v)
+            if v.key in self.by_key:
+                raise config.ConfigError("variables", "duplicate variable " + v.label())
+            v.index = len(self.vars)
+            self.vars.append(v)
+            self.named[name] = v
+            self.components[c[1]] = 1
 
     def _problems(self):
         """One Problem variable per component with sensors, unless the board has one."""
@@ -212,32 +322,39 @@ class Model:
         for v in self.vars:
             if v.sensor is None:
                 continue
-            k = key_of(v.component, {"name": "Problem"})
+            k = key_of(v.component, ProblemVar.variable)
             if k in self.by_key and k not in groups:
                 continue
             g = groups.get(k)
             if g is None:
-                p = Variable(v.component, {"name": "Problem"}, "boolean", "ReadOnly", None, None, None, None,
-                             Problem([]))
-                p.value = False
-                p.summary = True
-                groups[k] = p
-                g = p
+                g = groups[k] = ProblemVar(v.component)
             g.sensor.watched.append(v)
         for k in groups:
             self._add(groups[k])
 
     def _add(self, v):
-        if v.key in self.by_key:
+        k = v.key
+        if k in self.by_key:
             raise config.ConfigError("variables", "duplicate variable " + v.label())
         v.index = len(self.vars)
         self.vars.append(v)
-        self.by_key[v.key] = v
+        self.by_key[k] = v
         self.components[v.component["name"]] = 1
 
     def find(self, component, variable):
         """The variable, or None. component/variable in OCPP shapes."""
-        return self.by_key.get(key_of(component, variable))
+        v = self.by_key.get(key_of(component, variable))
+        if v is None and not component.get("evse") and not component.get("instance"):
+            v = self._named(component.get("name"), variable.get("name"), variable.get("instance") or "")
+        return v
+
+    def _named(self, cname, vname, vinst):
+        """The controller variable cname.vname[vinst], or None."""
+        v = self.named.get("%s.%s%s" % (cname, vname, "[%s]" % vinst if vinst else ""))
+        # "X.A[b]" is also the name of variable "A[b]" without instance: compare the parts
+        if v is not None and v.r[1] == cname and v.r[2] == vname and (v.r[3] or "") == vinst:
+            return v
+        return None
 
     def known_component(self, component):
         """True when some variable has this component (name, evse and instance)."""
