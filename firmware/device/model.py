@@ -182,16 +182,29 @@ class Variable:
 
 
 class ProblemVar(Variable):
-    """A <Component>.Problem variable: all but its component and sensor is in the class."""
+    """A <Component>.Problem variable, and its own sensor: true while a watched sensor
+    is faulty. All but its component, watched sensors, value and index is in the class.
+
+    Sampled after the sensors it watches (it is added after them), so it reads
+    their state of the same tick; never allocates.
+    """
 
     variable = {"name": "Problem"}   # shared by every Problem variable; nobody changes it
     dtype = "boolean"
     value = False
     summary = True
+    error = None   # as a sensor: never fails
 
     def __init__(self, component):
         self.component = component
-        self.sensor = Problem([])
+        self.sensor = self    # an attribute, not a class default: tests swap a variable's sensor
+        self.watched = []     # made a tuple once complete (Model._problems)
+
+    def read(self):
+        for v in self.watched:
+            if not v.ok:
+                return True
+        return False
 
 
 _COMPS = {}   # controller name -> its component dict, shared by every controller variable
@@ -328,9 +341,11 @@ class Model:
             g = groups.get(k)
             if g is None:
                 g = groups[k] = ProblemVar(v.component)
-            g.sensor.watched.append(v)
+            g.watched.append(v)
         for k in groups:
-            self._add(groups[k])
+            g = groups[k]
+            g.watched = tuple(g.watched)   # 32 bytes less than a list
+            self._add(g)
 
     def _add(self, v):
         k = v.key
@@ -424,20 +439,3 @@ class Model:
         self.store.save(fname, saved)
         return None
 
-
-class Problem:
-    """The sensor of a Problem variable: true while a watched sensor is faulty.
-
-    Sampled after the sensors it watches (it is added after them), so it
-    reads their state of the same tick; never allocates.
-    """
-
-    def __init__(self, watched):
-        self.watched = watched
-        self.error = None
-
-    def read(self):
-        for v in self.watched:
-            if not v.ok:
-                return True
-        return False
