@@ -123,22 +123,19 @@ def text(value):
 
 
 class Variable:
-    """One variable of one component. A few hundred of these may exist: defaults
-    are class attributes and an instance stores only what differs, which halves
-    its size on MicroPython (an instance's attributes live in a per-object map
-    that grows in steps: 2, 4, 6, 8, 10, 12, then 17 entries of 16 bytes)."""
+    """One variable of one component. A few hundred of these may exist, so an
+    instance stores little: defaults are class attributes, the key is computed,
+    and dataType and characteristics are one tuple that the Model shares between
+    variables alike. On MicroPython an instance's attributes live in a per-object
+    map that grows in steps of 2, 4, 6, 8, 10, 12, then 17 entries of 16 bytes."""
 
     numeric = False
-    mutability = "ReadOnly"
-    unit = None
-    min = None
-    max = None
-    values = None
     sensor = None
     ctrl = False
     name = None            # controller variables: "MonitoringCtrlr.Enabled"-style name
     value = None           # last good value (None: none yet)
     ok = True              # the sensor answered at the last sample
+    faults = 0             # failed samples in a row (the monitors count them)
     monitorable = True
     summary = False        # listed in a SummaryInventory report
 
@@ -146,23 +143,37 @@ class Variable:
                  lo=None, hi=None, values=None, sensor=None, ctrl=False):
         self.component = component
         self.variable = variable
-        self.dtype = dtype
-        if dtype in NUMERIC:
-            self.numeric = True   # stored, not a property: every monitor evaluation reads it
-        if mutability != "ReadOnly":
-            self.mutability = mutability
-        if unit is not None:
-            self.unit = unit
-        if lo is not None:
-            self.min = lo
-        if hi is not None:
-            self.max = hi
-        if values is not None:
-            self.values = values
+        self.ch = (dtype, mutability, unit, lo, hi, values)
+        if dtype in NUMERIC and not self.numeric:
+            self.numeric = True   # a Num stores nothing: numeric is its class attribute
         if sensor is not None:
             self.sensor = sensor
         if ctrl:
             self.ctrl = True
+
+    @property
+    def dtype(self):
+        return self.ch[0]
+
+    @property
+    def mutability(self):
+        return self.ch[1]
+
+    @property
+    def unit(self):
+        return self.ch[2]
+
+    @property
+    def min(self):
+        return self.ch[3]
+
+    @property
+    def max(self):
+        return self.ch[4]
+
+    @property
+    def values(self):
+        return self.ch[5]
 
     @property
     def key(self):
@@ -181,6 +192,13 @@ class Variable:
         return c + "." + self.variable["name"]
 
 
+class Num(Variable):
+    """A decimal or integer variable. Every monitor evaluation reads numeric: a
+    class attribute costs no property call and no slot in each instance."""
+
+    numeric = True
+
+
 class ProblemVar(Variable):
     """A <Component>.Problem variable, and its own sensor: true while a watched sensor
     is faulty. All but its component, watched sensors, value and index is in the class.
@@ -190,7 +208,7 @@ class ProblemVar(Variable):
     """
 
     variable = {"name": "Problem"}   # shared by every Problem variable; nobody changes it
-    dtype = "boolean"
+    ch = ("boolean", "ReadOnly", None, None, None, None)
     value = False
     summary = True
     error = None   # as a sensor: never fails
@@ -291,11 +309,15 @@ class Model:
         self.by_key = {}      # key() -> board (and Problem) variable; controller ones are in named only
         self.components = {}  # name -> 1, for UnknownComponent vs UnknownVariable
         self.named = {}       # "MonitoringCtrlr.Enabled"-style name -> controller variable
+        chars = {}   # repr -> one shared characteristics tuple (repr: 1 and 1.0 and True differ)
         for spec in board["variables"]:
             s = spec.get("sensor")
             drv = sensor_factory(board, spec, s) if (s is not None and sensor_factory) else None
-            v = Variable(spec["component"], spec["variable"], spec["dataType"], spec["mutability"],
-                         spec.get("unit"), spec.get("min"), spec.get("max"), spec.get("values"), drv)
+            dt = spec["dataType"]
+            v = (Num if dt in NUMERIC else Variable)(
+                spec["component"], spec["variable"], dt, spec["mutability"],
+                spec.get("unit"), spec.get("min"), spec.get("max"), spec.get("values"), drv)
+            v.ch = chars.setdefault(repr(v.ch), v.ch)
             if "value" in spec:
                 v.value = spec["value"]
             self._add(v)
@@ -328,6 +350,7 @@ class Model:
             self.vars.append(v)
             self.named[name] = v
             self.components[c[1]] = 1
+        self.vars = self.vars[:]   # a list grown by appends has up to twice the slots it uses
 
     def _problems(self):
         """One Problem variable per component with sensors, unless the board has one."""
