@@ -17,51 +17,57 @@ from device import config
 NUMERIC = ("decimal", "integer")
 
 # (name, component, variable, instance, dataType, mutability, default, min, max, unit, valuesList)
-# The name is a literal so it is an interned string: the index and its callers
-# (ctrl("MonitoringCtrlr.Enabled")) share it, and it takes no heap per boot.
+# Every row names a module constant (INT, BOOL, RO...), so it is a tuple built at import
+# from interned strings; a tuple of literals only would be folded into a constant whose
+# strings each take heap when the .mpy loads (2.4 KB more for this table). The names are
+# strings the callers of ctrl("MonitoringCtrlr.Enabled") share, and they take no heap.
+BOOL = "boolean"
+INT = "integer"
+RO = "ReadOnly"
+RW = "ReadWrite"
 CTRL = (
     ("MonitoringCtrlr.Available", "MonitoringCtrlr", "Available", None,
-     "boolean", "ReadOnly", True, None, None, None, None),
+     BOOL, RO, True, None, None, None, None),
     ("MonitoringCtrlr.Enabled", "MonitoringCtrlr", "Enabled", None,
-     "boolean", "ReadWrite", True, None, None, None, None),
+     BOOL, RW, True, None, None, None, None),
     ("MonitoringCtrlr.ItemsPerMessage[SetVariableMonitoring]", "MonitoringCtrlr", "ItemsPerMessage",
-     "SetVariableMonitoring", "integer", "ReadOnly", 50, 1, None, None, None),
+     "SetVariableMonitoring", INT, RO, 50, 1, None, None, None),
     ("MonitoringCtrlr.BytesPerMessage[SetVariableMonitoring]", "MonitoringCtrlr", "BytesPerMessage",
-     "SetVariableMonitoring", "integer", "ReadOnly", 8000, 100, None, None, None),
+     "SetVariableMonitoring", INT, RO, 8000, 100, None, None, None),
     ("MonitoringCtrlr.ItemsPerMessage[ClearVariableMonitoring]", "MonitoringCtrlr", "ItemsPerMessage",
-     "ClearVariableMonitoring", "integer", "ReadOnly", 100, 1, None, None, None),
+     "ClearVariableMonitoring", INT, RO, 100, 1, None, None, None),
     ("MonitoringCtrlr.BytesPerMessage[ClearVariableMonitoring]", "MonitoringCtrlr", "BytesPerMessage",
-     "ClearVariableMonitoring", "integer", "ReadOnly", 4000, 100, None, None, None),
+     "ClearVariableMonitoring", INT, RO, 4000, 100, None, None, None),
     ("MonitoringCtrlr.OfflineQueuingSeverity", "MonitoringCtrlr", "OfflineQueuingSeverity", None,
-     "integer", "ReadWrite", 9, 0, 9, None, None),
+     INT, RW, 9, 0, 9, None, None),
     ("MonitoringCtrlr.ActiveMonitoringBase", "MonitoringCtrlr", "ActiveMonitoringBase", None,
-     "OptionList", "ReadOnly", "All", None, None, None, "All,FactoryDefault,HardWiredOnly"),
+     "OptionList", RO, "All", None, None, None, "All,FactoryDefault,HardWiredOnly"),
     ("MonitoringCtrlr.ActiveMonitoringLevel", "MonitoringCtrlr", "ActiveMonitoringLevel", None,
-     "integer", "ReadOnly", 9, 0, 9, None, None),
+     INT, RO, 9, 0, 9, None, None),
     ("MonitoringCtrlr.SampleInterval", "MonitoringCtrlr", "SampleInterval", None,
-     "integer", "ReadWrite", 1000, 10, 3600000, "ms", None),
+     INT, RW, 1000, 10, 3600000, "ms", None),
     ("DeviceDataCtrlr.ItemsPerMessage[GetReport]", "DeviceDataCtrlr", "ItemsPerMessage", "GetReport",
-     "integer", "ReadOnly", 20, 1, None, None, None),
+     INT, RO, 20, 1, None, None, None),
     ("DeviceDataCtrlr.BytesPerMessage[GetReport]", "DeviceDataCtrlr", "BytesPerMessage", "GetReport",
-     "integer", "ReadOnly", 4000, 100, None, None, None),
+     INT, RO, 4000, 100, None, None, None),
     ("DeviceDataCtrlr.ItemsPerMessage[GetVariables]", "DeviceDataCtrlr", "ItemsPerMessage", "GetVariables",
-     "integer", "ReadOnly", 20, 1, None, None, None),
+     INT, RO, 20, 1, None, None, None),
     ("DeviceDataCtrlr.BytesPerMessage[GetVariables]", "DeviceDataCtrlr", "BytesPerMessage", "GetVariables",
-     "integer", "ReadOnly", 4000, 100, None, None, None),
+     INT, RO, 4000, 100, None, None, None),
     ("DeviceDataCtrlr.ItemsPerMessage[SetVariables]", "DeviceDataCtrlr", "ItemsPerMessage", "SetVariables",
-     "integer", "ReadOnly", 20, 1, None, None, None),
+     INT, RO, 20, 1, None, None, None),
     ("DeviceDataCtrlr.BytesPerMessage[SetVariables]", "DeviceDataCtrlr", "BytesPerMessage", "SetVariables",
-     "integer", "ReadOnly", 4000, 100, None, None, None),
+     INT, RO, 4000, 100, None, None, None),
     ("DeviceDataCtrlr.ReportingValueSize", "DeviceDataCtrlr", "ReportingValueSize", None,
-     "integer", "ReadOnly", 2500, 1, 2500, None, None),
+     INT, RO, 2500, 1, 2500, None, None),
     ("DeviceDataCtrlr.ValueSize", "DeviceDataCtrlr", "ValueSize", None,
-     "integer", "ReadOnly", 2500, 1, 2500, None, None),
+     INT, RO, 2500, 1, 2500, None, None),
     ("OCPPCommCtrlr.HeartbeatInterval", "OCPPCommCtrlr", "HeartbeatInterval", None,
-     "integer", "ReadWrite", 300, 1, 86400, "s", None),
+     INT, RW, 300, 1, 86400, "s", None),
     ("OCPPCommCtrlr.MessageTimeout[Default]", "OCPPCommCtrlr", "MessageTimeout", "Default",
-     "integer", "ReadWrite", 30, 1, 3600, "s", None),
+     INT, RW, 30, 1, 3600, "s", None),
     ("OCPPCommCtrlr.FileTransferProtocols", "OCPPCommCtrlr", "FileTransferProtocols", None,
-     "MemberList", "ReadOnly", "HTTP,HTTPS,FTP", None, None, None, "HTTP,HTTPS,FTP"),
+     "MemberList", RO, "HTTP,HTTPS,FTP", None, None, None, "HTTP,HTTPS,FTP"),
 )
 
 # Controller variables a SummaryInventory lists, besides every Problem variable.
@@ -122,6 +128,9 @@ def text(value):
     return str(value)
 
 
+_AT = {"dtype": 0, "mutability": 1, "unit": 2, "min": 3, "max": 4, "values": 5}   # in Variable.ch
+
+
 class Variable:
     """One variable of one component. A few hundred of these may exist, so an
     instance stores little: defaults are class attributes, the key is computed,
@@ -151,34 +160,15 @@ class Variable:
         if ctrl:
             self.ctrl = True
 
-    @property
-    def dtype(self):
-        return self.ch[0]
-
-    @property
-    def mutability(self):
-        return self.ch[1]
-
-    @property
-    def unit(self):
-        return self.ch[2]
-
-    @property
-    def min(self):
-        return self.ch[3]
-
-    @property
-    def max(self):
-        return self.ch[4]
-
-    @property
-    def values(self):
-        return self.ch[5]
-
-    @property
-    def key(self):
-        """Computed when asked (boot, persisting a write): Model.by_key holds the string."""
-        return key_of(self.component, self.variable)
+    def __getattr__(self, a):
+        """dataType and characteristics from the shared tuple, the key computed: not stored.
+        One function, not a property each: each property took ~180 bytes of code heap."""
+        i = _AT.get(a)
+        if i is not None:
+            return self.ch[i]
+        if a == "key":   # Model.by_key holds the string
+            return key_of(self.component, self.variable)
+        raise AttributeError(a)
 
     def settable(self):
         """SetVariables may write it: not ReadOnly and not measured by a sensor."""
@@ -228,75 +218,50 @@ class ProblemVar(Variable):
 _COMPS = {}   # controller name -> its component dict, shared by every controller variable
 
 
-class Ctrl(Variable):
-    """A controller variable: all but its value and index is read from its CTRL row, so
-    an instance stores three attributes instead of a dozen plus a key, a name and a
-    variable dict (21 of them took 11 KB at boot; docs/device-model.md)."""
+# Where a controller variable's CTRL row holds what a Variable stores or keeps in .ch
+_CAT = {"name": 0, "dtype": 4, "mutability": 5, "min": 7, "max": 8, "unit": 9, "values": 10}
+
+
+class Ctrl:
+    """A controller variable, with a Variable's interface: all but its value and index
+    is read from its CTRL row, so an instance stores three attributes instead of a
+    dozen plus a key, a name and a variable dict (21 of them took 11 KB at boot)."""
 
     ctrl = True
+    sensor = None
+    value = None
+    ok = True
+    faults = 0
 
     def __init__(self, row):
         self.r = row
 
-    @property
-    def component(self):
-        c = _COMPS.get(self.r[1])
-        if c is None:
-            c = _COMPS[self.r[1]] = {"name": self.r[1]}
-        return c
-
-    @property
-    def variable(self):
-        """A new dict each time: only reports and events ask, and they do not keep it long."""
+    def __getattr__(self, a):
         r = self.r
-        if r[3]:
-            return {"name": r[2], "instance": r[3]}
-        return {"name": r[2]}
+        i = _CAT.get(a)
+        if i is not None:
+            return r[i]
+        if a == "numeric":
+            return r[4] in NUMERIC
+        if a == "monitorable":
+            return r[4] in NUMERIC or r[4] == "boolean"
+        if a == "summary":
+            return r[0] in SUMMARY
+        if a == "component":
+            c = _COMPS.get(r[1])
+            if c is None:
+                c = _COMPS[r[1]] = {"name": r[1]}
+            return c
+        if a == "variable":
+            # A new dict each time: only reports and events ask, and they do not keep it long.
+            if r[3]:
+                return {"name": r[2], "instance": r[3]}
+            return {"name": r[2]}
+        if a == "key":
+            return key(r[1], None, None, r[2], r[3])
+        raise AttributeError(a)
 
-    @property
-    def key(self):
-        r = self.r
-        return key(r[1], None, None, r[2], r[3])
-
-    @property
-    def name(self):
-        return self.r[0]
-
-    @property
-    def dtype(self):
-        return self.r[4]
-
-    @property
-    def mutability(self):
-        return self.r[5]
-
-    @property
-    def min(self):
-        return self.r[7]
-
-    @property
-    def max(self):
-        return self.r[8]
-
-    @property
-    def unit(self):
-        return self.r[9]
-
-    @property
-    def values(self):
-        return self.r[10]
-
-    @property
-    def numeric(self):
-        return self.r[4] in NUMERIC
-
-    @property
-    def monitorable(self):
-        return self.r[4] in NUMERIC or self.r[4] == "boolean"
-
-    @property
-    def summary(self):
-        return self.r[0] in SUMMARY
+    settable = Variable.settable
 
     def label(self):
         return self.r[1] + "." + self.r[2]
