@@ -50,6 +50,7 @@ def main(path="board.json"):
     except config.ConfigError as e:
         print("bad board file %s: %s" % (path, e))
         sys.exit(2)
+    st.drop_specs()
     try:
         asyncio.run(run(st))
     except KeyboardInterrupt:

@@ -45,6 +45,13 @@ class Station:
         self.log.write("station %s started with %d variables, %d monitors" % (
             board["station"]["id"], len(self.model.vars), len(self.monitors.active)))
 
+    def drop_specs(self):
+        """Forget the board's variable and customer specs: they are read once,
+        while the Station is built (about 400 B a variable). main() does this;
+        tests that rebuild a Station from the same board (a reboot) do not."""
+        self.board["variables"] = ()
+        self.board["customers"] = ()
+
     def config_path(self, p):
         return config.rel(self.board, p)
 
