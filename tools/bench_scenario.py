@@ -194,7 +194,7 @@ async def scenario(root, url, frames, probe):
         probe.step("CustomerInformation: report")
     # 6. the rest of block N
     await req("SetMonitoringLevel", '{"severity":5}')
-    ids = [m[0] for m in st.monitors.custom[:10]]
+    ids = [m[0] for m in st.monitors.customs()[:10]]
     r = await req("ClearVariableMonitoring", '{"id":%s}' % kit.json.dumps(ids))
     if r.count('"Accepted"') != 10:
         raise AssertionError("ClearVariableMonitoring: " + r)

@@ -75,8 +75,8 @@ class Outbox:
         """(eventData dict, severity) for a fired monitor or a faulty sensor."""
         if isinstance(src, list):
             v = src[mon.M_VAR]
-            sev = src[mon.M_SEV]
-            ntype = mon.NOTIF[src[mon.M_ORIGIN]]
+            sev = mon.sev(src)
+            ntype = mon.NOTIF[mon.origin(src)]
         else:
             v = src
             sev = HW_FAULT_SEVERITY
@@ -90,9 +90,9 @@ class Outbox:
             d["actualValue"] = dm.text(v.value)[:min(2500, lim)]
         if isinstance(src, list):
             d["variableMonitoringId"] = src[mon.M_ID]
-            if src[mon.M_TYPE] <= mon.LOWER:
+            if mon.kind(src) <= mon.LOWER:
                 d["cleared"] = cleared
-            if src[mon.M_TX]:
+            if mon.tx(src):
                 e = v.component.get("evse")
                 tx = self.st.monitors.tx.get(e["id"] if e else 0)
                 if tx is None and self.st.monitors.tx:

@@ -30,44 +30,70 @@ HARDWIRED = const(2)
 NOTIF = ("CustomMonitor", "PreconfiguredMonitor", "HardWiredMonitor")
 
 M_ID = const(0)
-M_TYPE = const(1)
+M_FLAGS = const(1)    # type | trip | severity | origin | transaction, one small int (see below)
 M_VALUE = const(2)
-M_SEV = const(3)
-M_ORIGIN = const(4)
-M_VAR = const(5)
-# Slots 6 and 7 hold per-type state (one monitor has one type), keeping 500
-# monitors small: 10 slots each.
-M_TRIP = const(6)     # threshold: tripped
-M_HI = const(6)       # numeric Delta: fire above this (None: take the next value as reference)
-M_LO = const(7)       # numeric Delta: fire below this
-M_REF = const(6)      # non-numeric Delta: reference value; None: take the next value
-M_DUE = const(6)      # periodic: ticks deadline
-M_SLOT = const(7)     # clock-aligned: wall-clock millisecond of the next slot
-M_TX = const(8)       # active only during a transaction
-M_OVER = const(9)     # custom: id of the Preconfigured monitor it overrides, else None
-M_LEN = const(10)
+M_VAR = const(3)
+# Per-type state after the 4 common slots; a list is only as long as its
+# type needs (a 4-slot list is 64 B on x64, 5..8 slots 96 B).
+M_HI = const(4)       # numeric Delta: fire above this (None: take the next value as reference)
+M_LO = const(5)       # numeric Delta: fire below this
+M_REF = const(4)      # non-numeric Delta: reference value; None: take the next value
+M_DUE = const(4)      # periodic: ticks deadline
+M_SLOT = const(5)     # clock-aligned: wall-clock millisecond of the next slot
+LENS = (4, 4, 6, 5, 6)   # by type
+
+# M_FLAGS bits: a small int, so the tick flips a trip without allocating.
+F_TYPE = const(7)        # bits 0-2: UPPER..ALIGNED
+F_TRIP = const(8)        # threshold: tripped
+F_SEV = const(4)         # shift: severity 0-9 in bits 4-7
+F_ORIGIN = const(8)      # shift: CUSTOM/PRECONF/HARDWIRED in bits 8-9
+F_TX = const(1024)       # active only during a transaction
 
 BASES = ("All", "FactoryDefault", "HardWiredOnly")
 FAULT_SAMPLES = const(3)   # consecutive failed samples before a sensor is declared faulty
 
 
-def new(mid, mtype, value, sev, origin, var, tx=False, over=None):
-    m = [None] * M_LEN
+def new(mid, mtype, value, sev, origin, var, tx=False):
+    m = [None] * LENS[mtype]
     m[M_ID] = mid
-    m[M_TYPE] = mtype
+    m[M_FLAGS] = mtype | sev << F_SEV | origin << F_ORIGIN | (F_TX if tx else 0)
     m[M_VALUE] = value
-    m[M_SEV] = sev
-    m[M_ORIGIN] = origin
     m[M_VAR] = var
-    if mtype <= LOWER:
-        m[M_TRIP] = False
-    m[M_TX] = tx
-    m[M_OVER] = over
     return m
 
 
+def kind(m):
+    return m[M_FLAGS] & F_TYPE
+
+
+def sev(m):
+    return (m[M_FLAGS] >> F_SEV) & 15
+
+
+def origin(m):
+    return (m[M_FLAGS] >> F_ORIGIN) & 3
+
+
+def tx(m):
+    return (m[M_FLAGS] & F_TX) != 0
+
+
+def tripped(m):
+    return (m[M_FLAGS] & F_TRIP) != 0
+
+
+def _var_index(m):
+    return m[M_VAR].index
+
+
 class Monitors:
-    """The installed monitors of a station and their evaluation."""
+    """The installed monitors of a station and their evaluation.
+
+    `active` is the one list of what is evaluated, sorted by variable: the
+    factory monitors that are on plus every custom one (customs are always
+    active, so they are not kept in a second list). `over` maps the id of a
+    custom monitor that overrides a Preconfigured one to the latter's id.
+    """
 
     def __init__(self, station):
         self.st = station
@@ -82,13 +108,13 @@ class Monitors:
                 self.factory.append(new(b["id"], TYPES.index(b["type"]), b["value"], b["severity"],
                                         HARDWIRED if b["origin"] == "HardWired" else PRECONF, v,
                                         b.get("transaction", False)))
-        self.custom = []
+        self.active = []
+        self.over = {}
         self.next_id = 1
         for m in self.factory:
             self.next_id = max(self.next_id, m[M_ID] + 1)
         self.tx = {}          # evse id (0: station) -> transactionId while one runs
         self._load()
-        self.active = []
         self.rebuild()
         self._restore_trips()
         self.sensed = [v for v in self.model.vars if v.sensor is not None]
@@ -106,68 +132,104 @@ class Monitors:
             if v is None or not v.monitorable:
                 self.st.log.write("monitor %d dropped: its variable is gone" % r[0])
                 continue
-            self.custom.append(new(r[0], r[1], r[2], r[3], CUSTOM, v, r[6], r[7]))
+            self.active.append(new(r[0], r[1], r[2], r[3], CUSTOM, v, r[6]))
+            if r[7] is not None:
+                self.over[r[0]] = r[7]
 
     def save(self):
         """Write every custom monitor, a row at a time (no list of 500 rows in RAM)."""
         def fill(f):
             f.write('{"next_id": %d, "custom": [' % self.next_id)
             sep = ""
-            for m in self.custom:
+            for m in self.active:
+                if origin(m) != CUSTOM:
+                    continue
                 v = m[M_VAR]
                 # [id, type, value, severity, component, variable, transaction, overrides]
                 f.write(sep)
-                json.dump([m[M_ID], m[M_TYPE], m[M_VALUE], m[M_SEV], v.component, v.variable,
-                           m[M_TX], m[M_OVER]], f)
+                json.dump([m[M_ID], kind(m), m[M_VALUE], sev(m), v.component, v.variable,
+                           tx(m), self.over.get(m[M_ID])], f)
                 sep = ","
             f.write("]}")
         self.store.write("monitors.json", fill)
 
     def save_trips(self):
-        self.store.save("trips.json", [m[M_ID] for m in self.active if m[M_TYPE] <= LOWER and m[M_TRIP]])
+        self.store.save("trips.json", [m[M_ID] for m in self.active if kind(m) <= LOWER and tripped(m)])
 
     def _restore_trips(self):
         # N07.FR.14: a threshold tripped before a reboot is still tripped after
         # it, so a value back in range sends its cleared=true.
         ids = self.store.load("trips.json", [])
         for m in self.active:
-            if m[M_ID] in ids and m[M_TYPE] <= LOWER:
-                m[M_TRIP] = True
+            if m[M_ID] in ids and kind(m) <= LOWER:
+                m[M_FLAGS] |= F_TRIP
 
     # ---- what is installed -------------------------------------------------
 
     def base(self):
         return self.model.ctrl("MonitoringCtrlr.ActiveMonitoringBase")
 
+    def customs(self):
+        return [m for m in self.active if origin(m) == CUSTOM]
+
     def rebuild(self):
-        """Recompute the active list from factory + custom monitors and the base."""
-        overridden = {}
-        for m in self.custom:
-            if m[M_OVER] is not None:
-                overridden[m[M_OVER]] = 1
-        preconf_on = self.base() != "HardWiredOnly"
-        act = []
-        for m in self.factory:
-            if m[M_ORIGIN] == HARDWIRED or (preconf_on and m[M_ID] not in overridden):
-                act.append(m)
-        act.extend(self.custom)
+        """Recompute the active list in place: the customs it holds plus the
+        factory monitors the base turns on and no custom overrides."""
+        act = self.active
+        j = 0
+        for m in act:
+            if origin(m) == CUSTOM:
+                act[j] = m
+                j += 1
+        del act[j:]
+        act.sort(key=_var_index)
         for m in act:
             self._prepare(m)
-        act.sort(key=lambda m: m[M_VAR].index)
-        self.active = act
-        self.by_id = {}
-        for m in act:
-            self.by_id[m[M_ID]] = m
+        preconf_on = self.base() != "HardWiredOnly"
+        over = self.over
+        i = len(self.factory)
+        while i > 0:       # backwards, each before its variable's customs: factory order kept
+            i -= 1
+            m = self.factory[i]
+            if origin(m) == PRECONF:
+                if not preconf_on:
+                    continue
+                hit = False
+                for k in over:
+                    if over[k] == m[M_ID]:
+                        hit = True
+                if hit:
+                    continue
+            self._prepare(m)
+            self._place(m, True)
+
+    def _place(self, m, first):
+        """Insert m among its variable's monitors (first: before them, else after)."""
+        act = self.active
+        i = len(act)
+        idx = m[M_VAR].index
+        if first:
+            while i > 0 and act[i - 1][M_VAR].index >= idx:
+                i -= 1
+        else:
+            while i > 0 and act[i - 1][M_VAR].index > idx:
+                i -= 1
+        act.insert(i, m)
 
     def _prepare(self, m):
         """Schedule a periodic monitor, take a Delta's reference, once."""
-        if m[M_DUE] is None and m[M_TYPE] >= PERIODIC:
+        t = kind(m)
+        if t >= PERIODIC and m[M_DUE] is None:
             self._schedule(m, ticks_ms())
-        if m[M_TYPE] == DELTA and m[M_HI] is None:
+        if t == DELTA and m[M_HI] is None:
             self._reference(m)
 
     def get(self, mid):
-        return self.by_id.get(mid)
+        """The active monitor with this id (a scan: no index to keep for <= 500)."""
+        for m in self.active:
+            if m[M_ID] == mid:
+                return m
+        return None
 
     def on_variable(self, v):
         return [m for m in self.active if m[M_VAR] is v]
@@ -176,35 +238,30 @@ class Monitors:
         """Add a custom monitor or replace one by id; returns the installed monitor.
 
         persist=False leaves the write to the caller (one save() per request,
-        not one per item). A new monitor is inserted in place rather than by
-        rebuilding the lists: less garbage, so a small heap fragments less.
+        not one per item). The monitor goes in place rather than through a
+        rebuild: less garbage, so a small heap fragments less.
         """
-        old = self.by_id.get(m[M_ID])
-        if old is None:
-            self.custom.append(m)
-            self.next_id = max(self.next_id, m[M_ID] + 1)
+        mid = m[M_ID]
+        self.next_id = max(self.next_id, mid + 1)
+        act = self.active
+        i = 0
+        n = len(act)
+        while i < n and act[i][M_ID] != mid:
+            i += 1
+        if i == n:
             self._prepare(m)
-            act = self.active
-            i = len(act)
-            idx = m[M_VAR].index
-            while i > 0 and act[i - 1][M_VAR].index > idx:
-                i -= 1
-            act.insert(i, m)
-            self.by_id[m[M_ID]] = m
+            self._place(m, False)
             if persist:
                 self.save()
             return m
-        if old[M_ORIGIN] == PRECONF:
-            m[M_OVER] = old[M_ID]      # N04.FR.15: it becomes a CustomMonitor
-        else:
-            m[M_OVER] = old[M_OVER]
-            self.custom.remove(old)
+        old = act[i]
+        if origin(old) == PRECONF:
+            self.over[mid] = mid       # N04.FR.15: it becomes a CustomMonitor
         # N07.FR.11: a modified threshold is re-evaluated from the trip state it had.
-        if old[M_TYPE] == m[M_TYPE] and m[M_TYPE] <= LOWER:
-            m[M_TRIP] = old[M_TRIP]
-        self.custom.append(m)
-        self.next_id = max(self.next_id, m[M_ID] + 1)
-        self.rebuild()
+        if kind(old) == kind(m) and kind(m) <= LOWER:
+            m[M_FLAGS] = (m[M_FLAGS] & ~F_TRIP) | (old[M_FLAGS] & F_TRIP)
+        self._prepare(m)
+        act[i] = m                     # same variable (MonitorMoved otherwise): still sorted
         if persist:
             self.save()
             self.save_trips()
@@ -212,9 +269,13 @@ class Monitors:
 
     def remove(self, mid):
         """Delete a custom monitor: no cleared event is sent (N07.FR.12)."""
-        m = self.by_id.get(mid)
-        self.custom.remove(m)
-        self.rebuild()
+        act = self.active
+        for i in range(len(act)):
+            if act[i][M_ID] == mid:
+                act.pop(i)
+                break
+        if self.over.pop(mid, None) is not None:
+            self.rebuild()             # the Preconfigured monitor it overrode is back
         self.save()
         self.save_trips()
 
@@ -222,11 +283,12 @@ class Monitors:
         """N03: All keeps customs and turns preconfigured ones on; FactoryDefault and
         HardWiredOnly delete every custom monitor (overrides included)."""
         if base != "All":
-            self.custom = []
+            self.active = []
+            self.over = {}
         self.model.set_ctrl("MonitoringCtrlr.ActiveMonitoringBase", base)
         for m in self.factory:
-            if base == "HardWiredOnly" and m[M_ORIGIN] != HARDWIRED and m[M_TYPE] <= LOWER:
-                m[M_TRIP] = False
+            if base == "HardWiredOnly" and origin(m) != HARDWIRED and kind(m) <= LOWER:
+                m[M_FLAGS] &= ~F_TRIP
         self.rebuild()
         self.save()
         self.save_trips()
@@ -252,7 +314,7 @@ class Monitors:
 
     def _schedule(self, m, now):
         iv = m[M_VALUE]
-        if m[M_TYPE] == PERIODIC:
+        if kind(m) == PERIODIC:
             m[M_DUE] = ticks_add(now, int(iv * 1000))
         else:
             ms = compat.now_ms()
@@ -264,7 +326,7 @@ class Monitors:
     def clock_changed(self):
         now = ticks_ms()
         for m in self.active:
-            if m[M_TYPE] == ALIGNED:
+            if kind(m) == ALIGNED:
                 self._schedule(m, now)
 
     def set_transaction(self, evse_id, tx_id):
@@ -306,15 +368,16 @@ class Monitors:
         for m in self.active:
             v = m[M_VAR]
             val = v.value
-            t = m[M_TYPE]
-            if m[M_TX] and not self.tx:
+            f = m[M_FLAGS]
+            t = f & F_TYPE
+            if f & F_TX and not self.tx:
                 continue
             if t == UPPER or t == LOWER:
                 if val is None or not v.numeric:
                     continue
                 out = val > m[M_VALUE] if t == UPPER else val < m[M_VALUE]
-                if out != m[M_TRIP]:
-                    m[M_TRIP] = out
+                if out != ((f & F_TRIP) != 0):
+                    m[M_FLAGS] = f ^ F_TRIP
                     fired = self._fire(fired, m, "Alerting", not out)
                     self.save_trips()
             elif t == DELTA:

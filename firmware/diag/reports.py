@@ -45,32 +45,44 @@ def cv_match(cv, v):
     return "instance" not in f or f["instance"] == v.variable.get("instance")
 
 
+def _wanted(m, types, cvs):
+    if types is not None and mon.kind(m) not in types:
+        return False
+    if cvs is None:
+        return True
+    v = m[mon.M_VAR]
+    for cv in cvs:
+        if cv_match(cv, v):
+            return True
+    return False
+
+
 def select(station, req):
-    """The monitors the request asks for, ordered by variable."""
+    """The monitors the request asks for, ordered by variable: a list of exactly
+    their number (counted first), held while the pages go out."""
     types = None
     if "monitoringCriteria" in req:
         types = []
         for c in req["monitoringCriteria"]:
             types.extend(CRITERIA[c])
     cvs = req.get("componentVariable")
-    out = []
-    for m in station.monitors.active:
-        if types is not None and m[mon.M_TYPE] not in types:
-            continue
-        if cvs is not None:
-            v = m[mon.M_VAR]
-            for cv in cvs:
-                if cv_match(cv, v):
-                    break
-            else:
-                continue
-        out.append(m)
+    act = station.monitors.active
+    n = 0
+    for m in act:
+        if _wanted(m, types, cvs):
+            n += 1
+    out = [None] * n
+    i = 0
+    for m in act:
+        if i < n and _wanted(m, types, cvs):
+            out[i] = m
+            i += 1
     return out
 
 
 def entry(m):
-    return {"id": m[mon.M_ID], "transaction": bool(m[mon.M_TX]), "value": m[mon.M_VALUE],
-            "type": mon.TYPES[m[mon.M_TYPE]], "severity": m[mon.M_SEV]}
+    return {"id": m[mon.M_ID], "transaction": mon.tx(m), "value": m[mon.M_VALUE],
+            "type": mon.TYPES[mon.kind(m)], "severity": mon.sev(m)}
 
 
 def pages(monitors, budget, items=PAGE_ITEMS):
