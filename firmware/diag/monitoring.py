@@ -115,6 +115,7 @@ def attach(station):
     def clear_variable_monitoring(req):
         _limit(station, req, "id", "ClearVariableMonitoring")
         out = []
+        cleared = False
         for mid in req["id"]:
             m = station.monitors.get(mid)
             if m is None:
@@ -122,10 +123,14 @@ def attach(station):
             elif mon.origin(m) != mon.CUSTOM:
                 st = "Rejected"     # hard-wired and pre-configured monitors are the factory's
             else:
-                station.monitors.remove(mid)
+                station.monitors.remove(mid, False)
                 station.log.write("monitor %d cleared" % mid)
                 st = "Accepted"
+                cleared = True
             out.append({"id": mid, "status": st})
+        if cleared:
+            station.monitors.save()      # one write for the whole request
+            station.monitors.save_trips()
         return {"clearMonitoringResult": out}
 
     def set_monitoring_base(req):

@@ -267,8 +267,9 @@ class Monitors:
             self.save_trips()
         return m
 
-    def remove(self, mid):
-        """Delete a custom monitor: no cleared event is sent (N07.FR.12)."""
+    def remove(self, mid, persist=True):
+        """Delete a custom monitor: no cleared event is sent (N07.FR.12).
+        persist=False: the caller writes once for its whole request."""
         act = self.active
         for i in range(len(act)):
             if act[i][M_ID] == mid:
@@ -276,8 +277,9 @@ class Monitors:
                 break
         if self.over.pop(mid, None) is not None:
             self.rebuild()             # the Preconfigured monitor it overrode is back
-        self.save()
-        self.save_trips()
+        if persist:
+            self.save()
+            self.save_trips()
 
     def set_base(self, base):
         """N03: All keeps customs and turns preconfigured ones on; FactoryDefault and
