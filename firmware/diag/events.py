@@ -73,7 +73,7 @@ class Outbox:
 
     def event(self, src, trigger, cleared, ts):
         """(eventData dict, severity) for a fired monitor or a faulty sensor."""
-        if isinstance(src, list):
+        if isinstance(src, tuple):
             v = src[mon.M_VAR]
             sev = mon.sev(src)
             ntype = mon.NOTIF[mon.origin(src)]
@@ -88,7 +88,7 @@ class Outbox:
         else:
             lim = self.st.model.ctrl("DeviceDataCtrlr.ReportingValueSize")
             d["actualValue"] = dm.text(v.value)[:min(2500, lim)]
-        if isinstance(src, list):
+        if isinstance(src, tuple):
             d["variableMonitoringId"] = src[mon.M_ID]
             if mon.kind(src) <= mon.LOWER:
                 d["cleared"] = cleared

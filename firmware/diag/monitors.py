@@ -1,7 +1,11 @@
 """Monitors: the store (what is installed, persisted) and the engine (evaluation).
 
-A monitor is a small list (indices M_* below) rather than an object, so that
-hundreds of them stay cheap and the tick reads them without allocating.
+A monitor is a small tuple (indices M_* below) rather than an object, so that
+hundreds of them stay cheap (64 B each on x64, a 6-item tuple included; a list
+of 5..8 is 96 B) and the tick reads them without allocating. Its state changes
+only when it fires (or is scheduled, or takes a reference): then a new tuple
+replaces it in `active`, so a monitor held elsewhere may be a stale copy (its
+id, type, value, severity and variable are still right).
 Origins: board monitors are HardWired or Preconfigured (the factory set);
 SetVariableMonitoring makes Custom ones, and a custom monitor that took a
 Preconfigured monitor's id "overrides" it until SetMonitoringBase resets it.
@@ -33,8 +37,7 @@ M_ID = const(0)
 M_FLAGS = const(1)    # type | trip | severity | origin | transaction, one small int (see below)
 M_VALUE = const(2)
 M_VAR = const(3)
-# Per-type state after the 4 common slots; a list is only as long as its
-# type needs (a 4-slot list is 64 B on x64, 5..8 slots 96 B).
+# Per-type state after the 4 common slots; a tuple is only as long as its type needs.
 M_HI = const(4)       # numeric Delta: fire above this (None: take the next value as reference)
 M_LO = const(5)       # numeric Delta: fire below this
 M_REF = const(4)      # non-numeric Delta: reference value; None: take the next value
@@ -42,7 +45,7 @@ M_DUE = const(4)      # periodic: ticks deadline
 M_SLOT = const(5)     # clock-aligned: wall-clock millisecond of the next slot
 LENS = (4, 4, 6, 5, 6)   # by type
 
-# M_FLAGS bits: a small int, so the tick flips a trip without allocating.
+# M_FLAGS bits: one small int.
 F_TYPE = const(7)        # bits 0-2: UPPER..ALIGNED
 F_TRIP = const(8)        # threshold: tripped
 F_SEV = const(4)         # shift: severity 0-9 in bits 4-7
@@ -54,12 +57,22 @@ FAULT_SAMPLES = const(3)   # consecutive failed samples before a sensor is decla
 
 
 def new(mid, mtype, value, sev, origin, var, tx=False):
-    m = [None] * LENS[mtype]
-    m[M_ID] = mid
-    m[M_FLAGS] = mtype | sev << F_SEV | origin << F_ORIGIN | (F_TX if tx else 0)
-    m[M_VALUE] = value
-    m[M_VAR] = var
-    return m
+    f = mtype | sev << F_SEV | origin << F_ORIGIN | (F_TX if tx else 0)
+    n = LENS[mtype]
+    if n == 4:
+        return (mid, f, value, var)
+    if n == 5:
+        return (mid, f, value, var, None)
+    return (mid, f, value, var, None, None)
+
+
+def put(m, i, a, j=-1, b=None):
+    """m with slot i set to a (and slot j to b): a new tuple."""
+    t = list(m)
+    t[i] = a
+    if j >= 0:
+        t[j] = b
+    return tuple(t)
 
 
 def kind(m):
@@ -160,9 +173,11 @@ class Monitors:
         # N07.FR.14: a threshold tripped before a reboot is still tripped after
         # it, so a value back in range sends its cleared=true.
         ids = self.store.load("trips.json", [])
-        for m in self.active:
+        act = self.active
+        for i in range(len(act)):
+            m = act[i]
             if m[M_ID] in ids and kind(m) <= LOWER:
-                m[M_FLAGS] |= F_TRIP
+                act[i] = put(m, M_FLAGS, m[M_FLAGS] | F_TRIP)
 
     # ---- what is installed -------------------------------------------------
 
@@ -175,6 +190,7 @@ class Monitors:
     def rebuild(self):
         """Recompute the active list in place: the customs it holds plus the
         factory monitors the base turns on and no custom overrides."""
+        self._sync_factory()
         act = self.active
         j = 0
         for m in act:
@@ -183,8 +199,8 @@ class Monitors:
                 j += 1
         del act[j:]
         act.sort(key=_var_index)
-        for m in act:
-            self._prepare(m)
+        for k in range(j):
+            act[k] = self._prepare(act[k])
         preconf_on = self.base() != "HardWiredOnly"
         over = self.over
         i = len(self.factory)
@@ -200,8 +216,16 @@ class Monitors:
                         hit = True
                 if hit:
                     continue
-            self._prepare(m)
-            self._place(m, True)
+            self._place(self._prepare(m), True)
+
+    def _sync_factory(self):
+        """Take the active copies of factory monitors (their state) back into `factory`."""
+        fac = self.factory
+        for m in self.active:
+            if origin(m) != CUSTOM:
+                for k in range(len(fac)):
+                    if fac[k][M_ID] == m[M_ID]:
+                        fac[k] = m
 
     def _place(self, m, first):
         """Insert m among its variable's monitors (first: before them, else after)."""
@@ -217,12 +241,13 @@ class Monitors:
         act.insert(i, m)
 
     def _prepare(self, m):
-        """Schedule a periodic monitor, take a Delta's reference, once."""
+        """Schedule a periodic monitor, take a Delta's reference, once; returns m or its new copy."""
         t = kind(m)
         if t >= PERIODIC and m[M_DUE] is None:
-            self._schedule(m, ticks_ms())
+            return self._schedule(m, ticks_ms())
         if t == DELTA and m[M_HI] is None:
-            self._reference(m)
+            return self._reference(m)
+        return m
 
     def get(self, mid):
         """The active monitor with this id (a scan: no index to keep for <= 500)."""
@@ -249,7 +274,7 @@ class Monitors:
         while i < n and act[i][M_ID] != mid:
             i += 1
         if i == n:
-            self._prepare(m)
+            m = self._prepare(m)
             self._place(m, False)
             if persist:
                 self.save()
@@ -259,8 +284,10 @@ class Monitors:
             self.over[mid] = mid       # N04.FR.15: it becomes a CustomMonitor
         # N07.FR.11: a modified threshold is re-evaluated from the trip state it had.
         if kind(old) == kind(m) and kind(m) <= LOWER:
-            m[M_FLAGS] = (m[M_FLAGS] & ~F_TRIP) | (old[M_FLAGS] & F_TRIP)
-        self._prepare(m)
+            m = put(m, M_FLAGS, (m[M_FLAGS] & ~F_TRIP) | (old[M_FLAGS] & F_TRIP))
+        if origin(old) != CUSTOM:
+            self._sync_factory()       # the Preconfigured one keeps its state for when it is back
+        m = self._prepare(m)
         act[i] = m                     # same variable (MonitorMoved otherwise): still sorted
         if persist:
             self.save()
@@ -284,13 +311,16 @@ class Monitors:
     def set_base(self, base):
         """N03: All keeps customs and turns preconfigured ones on; FactoryDefault and
         HardWiredOnly delete every custom monitor (overrides included)."""
+        self._sync_factory()
         if base != "All":
             self.active = []
             self.over = {}
         self.model.set_ctrl("MonitoringCtrlr.ActiveMonitoringBase", base)
-        for m in self.factory:
+        fac = self.factory
+        for k in range(len(fac)):
+            m = fac[k]
             if base == "HardWiredOnly" and origin(m) != HARDWIRED and kind(m) <= LOWER:
-                m[M_FLAGS] &= ~F_TRIP
+                fac[k] = put(m, M_FLAGS, m[M_FLAGS] & ~F_TRIP)
         self.rebuild()
         self.save()
         self.save_trips()
@@ -303,33 +333,30 @@ class Monitors:
     # ---- scheduling ----------------------------------------------------------
 
     def _reference(self, m):
-        """Take the variable's current value as the Delta reference."""
+        """m with the variable's current value as its Delta reference."""
         v = m[M_VAR].value
         if m[M_VAR].numeric:
             if v is None:
-                m[M_HI] = m[M_LO] = None
-            else:
-                m[M_HI] = v + m[M_VALUE]
-                m[M_LO] = v - m[M_VALUE]
-        else:
-            m[M_REF] = v
+                return put(m, M_HI, None, M_LO, None)
+            return put(m, M_HI, v + m[M_VALUE], M_LO, v - m[M_VALUE])
+        return put(m, M_REF, v)
 
     def _schedule(self, m, now):
+        """m with its next deadline."""
         iv = m[M_VALUE]
         if kind(m) == PERIODIC:
-            m[M_DUE] = ticks_add(now, int(iv * 1000))
-        else:
-            ms = compat.now_ms()
-            period = int(iv * 1000)
-            nxt = (ms // period) * period + period     # epoch-aligned, not hour-aligned
-            m[M_SLOT] = nxt
-            m[M_DUE] = ticks_add(now, nxt - ms)
+            return put(m, M_DUE, ticks_add(now, int(iv * 1000)))
+        ms = compat.now_ms()
+        period = int(iv * 1000)
+        nxt = (ms // period) * period + period     # epoch-aligned, not hour-aligned
+        return put(m, M_DUE, ticks_add(now, nxt - ms), M_SLOT, nxt)
 
     def clock_changed(self):
         now = ticks_ms()
-        for m in self.active:
-            if kind(m) == ALIGNED:
-                self._schedule(m, now)
+        act = self.active
+        for i in range(len(act)):
+            if kind(act[i]) == ALIGNED:
+                act[i] = self._schedule(act[i], now)
 
     def set_transaction(self, evse_id, tx_id):
         """Integrators call this when a transaction starts (tx_id) or ends (None)."""
@@ -366,8 +393,15 @@ class Monitors:
 
     def evaluate(self, now):
         """Evaluate every active monitor; returns None or the list of events that fired."""
+        return self._evaluate(now, 0, len(self.active))
+
+    def _evaluate(self, now, i, end):
+        """Monitors active[i:end]. A monitor that fires is replaced by its new state."""
+        act = self.active
         fired = None
-        for m in self.active:
+        while i < end:
+            m = act[i]
+            i += 1
             v = m[M_VAR]
             val = v.value
             f = m[M_FLAGS]
@@ -379,7 +413,7 @@ class Monitors:
                     continue
                 out = val > m[M_VALUE] if t == UPPER else val < m[M_VALUE]
                 if out != ((f & F_TRIP) != 0):
-                    m[M_FLAGS] = f ^ F_TRIP
+                    m = act[i - 1] = put(m, M_FLAGS, f ^ F_TRIP)
                     fired = self._fire(fired, m, "Alerting", not out)
                     self.save_trips()
             elif t == DELTA:
@@ -388,35 +422,37 @@ class Monitors:
                 if v.numeric:
                     hi = m[M_HI]
                     if hi is None:
-                        self._reference(m)
+                        act[i - 1] = self._reference(m)
                     elif val > hi or val < m[M_LO]:
                         fired = self._fire(fired, m, "Delta", False)
-                        self._reference(m)
+                        act[i - 1] = self._reference(m)
                 elif m[M_REF] is None:
-                    m[M_REF] = val
+                    act[i - 1] = put(m, M_REF, val)
                 elif val != m[M_REF]:
                     fired = self._fire(fired, m, "Delta", False)
-                    m[M_REF] = val
+                    act[i - 1] = put(m, M_REF, val)
             elif ticks_diff(now, m[M_DUE]) >= 0:
                 if t == ALIGNED and compat.now_ms() < m[M_SLOT]:
-                    self._schedule(m, now)    # the tick clock ran ahead of the wall clock
+                    act[i - 1] = self._schedule(m, now)    # the tick clock ran ahead of the wall clock
                     continue
                 fired = self._fire(fired, m, "Periodic", False)
                 if t == PERIODIC:
                     due = ticks_add(m[M_DUE], int(m[M_VALUE] * 1000))
-                    m[M_DUE] = due if ticks_diff(due, now) > 0 else ticks_add(now, int(m[M_VALUE] * 1000))
+                    if ticks_diff(due, now) <= 0:
+                        due = ticks_add(now, int(m[M_VALUE] * 1000))
+                    act[i - 1] = put(m, M_DUE, due)
                 else:
-                    self._schedule(m, now)
+                    act[i - 1] = self._schedule(m, now)
         return fired
 
     def recheck(self, m):
         """Evaluate one monitor now (after it was set or modified, N07.FR.11)."""
-        keep = self.active
-        self.active = [m]
-        try:
-            return self.evaluate(ticks_ms())
-        finally:
-            self.active = keep
+        act = self.active
+        mid = m[M_ID]
+        for i in range(len(act)):
+            if act[i][M_ID] == mid:
+                return self._evaluate(ticks_ms(), i, i + 1)
+        return None
 
     def _fire(self, fired, m, trigger, cleared):
         if fired is None:
