@@ -12,6 +12,7 @@ seqNo 0..n and tbc on all but the last.
 """
 import asyncio
 import json
+from array import array
 
 import compat
 from diag import monitors as mon
@@ -62,8 +63,9 @@ def _wanted(m, types, cvs):
 
 
 def select(station, req):
-    """The monitors the request asks for, ordered by variable: a list of exactly
-    their number (counted first), held while the pages go out."""
+    """The ids of the monitors the request asks for, ordered by variable: an
+    array (4 B each), so the pending report pins no monitor (one replaced or
+    deleted meanwhile is reported as it is then, or not at all)."""
     types = None
     if "monitoringCriteria" in req:
         types = []
@@ -75,11 +77,11 @@ def select(station, req):
     for m in act:
         if _wanted(m, types, cvs):
             n += 1
-    out = [None] * n
+    out = array("i", bytes(4 * n))
     i = 0
     for m in act:
         if i < n and _wanted(m, types, cvs):
-            out[i] = m
+            out[i] = m[mon.M_ID]
             i += 1
     return out
 
@@ -89,15 +91,32 @@ def entry(m):
             "type": mon.TYPES[mon.kind(m)], "severity": mon.sev(m)}
 
 
-def pages(monitors, budget, items=PAGE_ITEMS):
-    """Yield (monitor list of MonitoringData dicts, last?) pages under the item and byte budgets."""
+def pages(ms, ids, budget, items=PAGE_ITEMS):
+    """Yield (monitor list of MonitoringData dicts, last?) pages under the item and
+    byte budgets. ids are looked up in ms.active from where the last one was
+    found: both are in variable order, so the walk is linear."""
     page = []
     used = 100
     cur = None
     i = 0
-    n = len(monitors)
+    n = len(ids)
+    pos = 0
     while i < n:
-        m = monitors[i]
+        act = ms.active               # read again: it may have been rebuilt between pages
+        na = len(act)
+        mid = ids[i]
+        m = None
+        j = pos
+        for _ in range(na):
+            if j >= na:
+                j = 0
+            if act[j][mon.M_ID] == mid:
+                m = act[j]
+                break
+            j += 1
+        if m is None:                 # deleted since the request
+            i += 1
+            continue
         e = entry(m)
         size = len(json.dumps(e)) + 2
         v = m[mon.M_VAR]
@@ -117,6 +136,7 @@ def pages(monitors, budget, items=PAGE_ITEMS):
             page.append(cur)
         cur["variableMonitoring"].append(e)
         used += size
+        pos = j + 1
         i += 1
     for g in page:
         del g["_v"]
@@ -130,8 +150,10 @@ def attach(station):
         budget = min(station.model.ctrl("DeviceDataCtrlr.BytesPerMessage[GetReport]"),
                      station.board["max_message"], PAGE_BYTES + 200) - 200
         seq = 0
-        for page, last in pages(found, max(budget, 600)):
-            req = {"requestId": rid, "seqNo": seq, "generatedAt": compat.iso(), "monitor": page}
+        for page, last in pages(station.monitors, found, max(budget, 600)):
+            req = {"requestId": rid, "seqNo": seq, "generatedAt": compat.iso()}
+            if page:                  # empty only when the last monitors were deleted meanwhile
+                req["monitor"] = page
             if not last:
                 req["tbc"] = True
             for attempt in range(3):
