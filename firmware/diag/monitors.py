@@ -67,12 +67,17 @@ def new(mid, mtype, value, sev, origin, var, tx=False):
 
 
 def put(m, i, a, j=-1, b=None):
-    """m with slot i set to a (and slot j to b): a new tuple."""
-    t = list(m)
-    t[i] = a
-    if j >= 0:
-        t[j] = b
-    return tuple(t)
+    """m with slot i set to a (and slot j to b): a new tuple, built directly
+    (no list in between: this runs for every monitor that fires)."""
+    f = a if i == M_FLAGS else m[M_FLAGS]
+    n = len(m)
+    if n == 4:
+        return (m[M_ID], f, m[M_VALUE], m[M_VAR])
+    s4 = a if i == 4 else m[4]
+    if n == 5:
+        return (m[M_ID], f, m[M_VALUE], m[M_VAR], s4)
+    s5 = a if i == 5 else (b if j == 5 else m[5])
+    return (m[M_ID], f, m[M_VALUE], m[M_VAR], s4, s5)
 
 
 def kind(m):
