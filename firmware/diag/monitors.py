@@ -397,15 +397,12 @@ class Monitors:
         return fired
 
     def evaluate(self, now):
-        """Evaluate every active monitor; returns None or the list of events that fired."""
-        return self._evaluate(now, 0, len(self.active))
-
-    def _evaluate(self, now, i, end):
-        """Monitors active[i:end]. A monitor that fires is replaced by its new state."""
+        """Evaluate every active monitor; returns None or the list of events that
+        fired. A monitor whose state changes is replaced by its new tuple."""
         act = self.active
         fired = None
-        while i < end:
-            m = act[i]
+        i = 0
+        for m in act:       # faster than indexing; i tracks the slot for a replacement
             i += 1
             v = m[M_VAR]
             val = v.value
@@ -451,12 +448,19 @@ class Monitors:
         return fired
 
     def recheck(self, m):
-        """Evaluate one monitor now (after it was set or modified, N07.FR.11)."""
+        """Evaluate one monitor now (after it was set or modified, N07.FR.11);
+        found by id, so a stale copy of it will do."""
         act = self.active
         mid = m[M_ID]
         for i in range(len(act)):
             if act[i][M_ID] == mid:
-                return self._evaluate(ticks_ms(), i, i + 1)
+                one = [act[i]]
+                self.active = one
+                try:
+                    return self.evaluate(ticks_ms())
+                finally:
+                    self.active = act
+                    act[i] = one[0]
         return None
 
     def _fire(self, fired, m, trigger, cleared):
