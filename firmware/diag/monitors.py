@@ -13,7 +13,9 @@ Preconfigured monitor's id "overrides" it until SetMonitoringBase resets it.
 The tick is allocation-free while nothing fires: thresholds compare the
 value with a stored number, numeric Delta compares with precomputed bounds
 (reference ± delta, refreshed at each event), periodic monitors compare
-ticks with a stored deadline. Only a firing monitor allocates (its event).
+ticks with a stored deadline. Only a firing monitor allocates (its event and
+its new tuple); so do, rarely, a Delta taking its first reference and a
+clock-aligned monitor rescheduled because the tick clock ran ahead.
 """
 import json
 
