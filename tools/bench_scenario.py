@@ -195,7 +195,8 @@ async def scenario(root, url, frames, probe):
         probe.step("CustomerInformation: report")
     # 6. the rest of block N
     await req("SetMonitoringLevel", '{"severity":5}')
-    ids = [m[0] for m in st.monitors.customs()[:10]]
+    from diag import monitors as mon
+    ids = [m[0] for m in st.monitors.active if mon.origin(m) == mon.CUSTOM][:10]
     r = await req("ClearVariableMonitoring", '{"id":%s}' % kit.json.dumps(ids))
     if r.count('"Accepted"') != 10:
         raise AssertionError("ClearVariableMonitoring: " + r)

@@ -40,26 +40,26 @@ M_FLAGS = const(1)    # type | trip | severity | origin | transaction, one small
 M_VALUE = const(2)
 M_VAR = const(3)
 # Per-type state after the 4 common slots; a tuple is only as long as its type needs.
-M_HI = const(4)       # numeric Delta: fire above this (None: take the next value as reference)
-M_LO = const(5)       # numeric Delta: fire below this
-M_REF = const(4)      # non-numeric Delta: reference value; None: take the next value
+_M_HI = const(4)       # numeric Delta: fire above this (None: take the next value as reference)
+_M_LO = const(5)       # numeric Delta: fire below this
+_M_REF = const(4)      # non-numeric Delta: reference value; None: take the next value
 M_DUE = const(4)      # periodic: ticks deadline
 M_SLOT = const(5)     # clock-aligned: wall-clock millisecond of the next slot
 LENS = (4, 4, 6, 5, 6)   # by type
 
 # M_FLAGS bits: one small int.
-F_TYPE = const(7)        # bits 0-2: UPPER..ALIGNED
-F_TRIP = const(8)        # threshold: tripped
-F_SEV = const(4)         # shift: severity 0-9 in bits 4-7
-F_ORIGIN = const(8)      # shift: CUSTOM/PRECONF/HARDWIRED in bits 8-9
-F_TX = const(1024)       # active only during a transaction
+_F_TYPE = const(7)        # bits 0-2: UPPER..ALIGNED
+_F_TRIP = const(8)        # threshold: tripped
+_F_SEV = const(4)         # shift: severity 0-9 in bits 4-7
+_F_ORIGIN = const(8)      # shift: CUSTOM/PRECONF/HARDWIRED in bits 8-9
+_F_TX = const(1024)       # active only during a transaction
 
 BASES = ("All", "FactoryDefault", "HardWiredOnly")
 FAULT_SAMPLES = const(3)   # consecutive failed samples before a sensor is declared faulty
 
 
 def new(mid, mtype, value, sev, origin, var, tx=False):
-    f = mtype | sev << F_SEV | origin << F_ORIGIN | (F_TX if tx else 0)
+    f = mtype | sev << _F_SEV | origin << _F_ORIGIN | (_F_TX if tx else 0)
     n = LENS[mtype]
     if n == 4:
         return (mid, f, value, var)
@@ -83,23 +83,19 @@ def put(m, i, a, j=-1, b=None):
 
 
 def kind(m):
-    return m[M_FLAGS] & F_TYPE
+    return m[M_FLAGS] & _F_TYPE
 
 
 def sev(m):
-    return (m[M_FLAGS] >> F_SEV) & 15
+    return (m[M_FLAGS] >> _F_SEV) & 15
 
 
 def origin(m):
-    return (m[M_FLAGS] >> F_ORIGIN) & 3
+    return (m[M_FLAGS] >> _F_ORIGIN) & 3
 
 
 def tx(m):
-    return (m[M_FLAGS] & F_TX) != 0
-
-
-def tripped(m):
-    return (m[M_FLAGS] & F_TRIP) != 0
+    return (m[M_FLAGS] & _F_TX) != 0
 
 
 def _var_index(m):
@@ -174,7 +170,7 @@ class Monitors:
         self.store.write("monitors.json", fill)
 
     def save_trips(self):
-        self.store.save("trips.json", [m[M_ID] for m in self.active if kind(m) <= LOWER and tripped(m)])
+        self.store.save("trips.json", [m[M_ID] for m in self.active if kind(m) <= LOWER and m[M_FLAGS] & _F_TRIP])
 
     def _restore_trips(self):
         # N07.FR.14: a threshold tripped before a reboot is still tripped after
@@ -184,15 +180,12 @@ class Monitors:
         for i in range(len(act)):
             m = act[i]
             if m[M_ID] in ids and kind(m) <= LOWER:
-                act[i] = put(m, M_FLAGS, m[M_FLAGS] | F_TRIP)
+                act[i] = put(m, M_FLAGS, m[M_FLAGS] | _F_TRIP)
 
     # ---- what is installed -------------------------------------------------
 
     def base(self):
         return self.model.ctrl("MonitoringCtrlr.ActiveMonitoringBase")
-
-    def customs(self):
-        return [m for m in self.active if origin(m) == CUSTOM]
 
     def rebuild(self):
         """Recompute the active list in place: the customs it holds plus the
@@ -252,7 +245,7 @@ class Monitors:
         t = kind(m)
         if t >= PERIODIC and m[M_DUE] is None:
             return self._schedule(m, ticks_ms())
-        if t == DELTA and m[M_HI] is None:
+        if t == DELTA and m[_M_HI] is None:
             return self._reference(m)
         return m
 
@@ -291,7 +284,7 @@ class Monitors:
             self.over[mid] = mid       # N04.FR.15: it becomes a CustomMonitor
         # N07.FR.11: a modified threshold is re-evaluated from the trip state it had.
         if kind(old) == kind(m) and kind(m) <= LOWER:
-            m = put(m, M_FLAGS, (m[M_FLAGS] & ~F_TRIP) | (old[M_FLAGS] & F_TRIP))
+            m = put(m, M_FLAGS, (m[M_FLAGS] & ~_F_TRIP) | (old[M_FLAGS] & _F_TRIP))
         if origin(old) != CUSTOM:
             self._sync_factory()       # the Preconfigured one keeps its state for when it is back
         m = self._prepare(m)
@@ -327,7 +320,7 @@ class Monitors:
         for k in range(len(fac)):
             m = fac[k]
             if base == "HardWiredOnly" and origin(m) != HARDWIRED and kind(m) <= LOWER:
-                fac[k] = put(m, M_FLAGS, m[M_FLAGS] & ~F_TRIP)
+                fac[k] = put(m, M_FLAGS, m[M_FLAGS] & ~_F_TRIP)
         self.rebuild()
         self.save()
         self.save_trips()
@@ -344,9 +337,9 @@ class Monitors:
         v = m[M_VAR].value
         if m[M_VAR].numeric:
             if v is None:
-                return put(m, M_HI, None, M_LO, None)
-            return put(m, M_HI, v + m[M_VALUE], M_LO, v - m[M_VALUE])
-        return put(m, M_REF, v)
+                return put(m, _M_HI, None, _M_LO, None)
+            return put(m, _M_HI, v + m[M_VALUE], _M_LO, v - m[M_VALUE])
+        return put(m, _M_REF, v)
 
     def _schedule(self, m, now):
         """m with its next deadline."""
@@ -409,32 +402,32 @@ class Monitors:
             v = m[M_VAR]
             val = v.value
             f = m[M_FLAGS]
-            t = f & F_TYPE
-            if f & F_TX and not self.tx:
+            t = f & _F_TYPE
+            if f & _F_TX and not self.tx:
                 continue
             if t == UPPER or t == LOWER:
                 if val is None or not v.numeric:
                     continue
                 out = val > m[M_VALUE] if t == UPPER else val < m[M_VALUE]
-                if out != ((f & F_TRIP) != 0):
-                    m = act[i - 1] = put(m, M_FLAGS, f ^ F_TRIP)
+                if out != ((f & _F_TRIP) != 0):
+                    m = act[i - 1] = put(m, M_FLAGS, f ^ _F_TRIP)
                     fired = self._fire(fired, m, "Alerting", not out)
                     self.save_trips()
             elif t == DELTA:
                 if val is None:
                     continue
                 if v.numeric:
-                    hi = m[M_HI]
+                    hi = m[_M_HI]
                     if hi is None:
                         act[i - 1] = self._reference(m)
-                    elif val > hi or val < m[M_LO]:
+                    elif val > hi or val < m[_M_LO]:
                         fired = self._fire(fired, m, "Delta", False)
                         act[i - 1] = self._reference(m)
-                elif m[M_REF] is None:
-                    act[i - 1] = put(m, M_REF, val)
-                elif val != m[M_REF]:
+                elif m[_M_REF] is None:
+                    act[i - 1] = put(m, _M_REF, val)
+                elif val != m[_M_REF]:
                     fired = self._fire(fired, m, "Delta", False)
-                    act[i - 1] = put(m, M_REF, val)
+                    act[i - 1] = put(m, _M_REF, val)
             elif ticks_diff(now, m[M_DUE]) >= 0:
                 if t == ALIGNED and compat.now_ms() < m[M_SLOT]:
                     act[i - 1] = self._schedule(m, now)    # the tick clock ran ahead of the wall clock
