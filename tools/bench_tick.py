@@ -47,8 +47,7 @@ def build(n, firing, root):
             t, val = mon.DELTA, 1
         else:
             t, val = kinds[k % 4]
-        st.monitors.custom.append(mon.new(st.monitors.alloc_id(), t, val, k % 10, mon.CUSTOM, v))
-    st.monitors.rebuild()
+        st.monitors.install(mon.new(st.monitors.alloc_id(), t, val, k % 10, mon.CUSTOM, v), False)
     st.tick()            # Deltas take their reference
     drain(st)
     return st, vs

@@ -123,7 +123,7 @@ def take_effect(station, changed):
         if not evaluate:
             continue
         for m in ms.on_variable(v):
-            if m[mon.M_TYPE] <= mon.DELTA:   # value driven; periodic ones keep their schedule
+            if mon.kind(m) <= mon.DELTA:   # value driven; periodic ones keep their schedule
                 f = ms.recheck(m)
                 if f:
                     fired = f if fired is None else fired + f

@@ -73,10 +73,10 @@ class Outbox:
 
     def event(self, src, trigger, cleared, ts):
         """(eventData dict, severity) for a fired monitor or a faulty sensor."""
-        if isinstance(src, list):
+        if isinstance(src, tuple):
             v = src[mon.M_VAR]
-            sev = src[mon.M_SEV]
-            ntype = mon.NOTIF[src[mon.M_ORIGIN]]
+            sev = mon.sev(src)
+            ntype = mon.NOTIF[mon.origin(src)]
         else:
             v = src
             sev = HW_FAULT_SEVERITY
@@ -88,11 +88,11 @@ class Outbox:
         else:
             lim = self.st.model.ctrl("DeviceDataCtrlr.ReportingValueSize")
             d["actualValue"] = dm.text(v.value)[:min(2500, lim)]
-        if isinstance(src, list):
+        if isinstance(src, tuple):
             d["variableMonitoringId"] = src[mon.M_ID]
-            if src[mon.M_TYPE] <= mon.LOWER:
+            if mon.kind(src) <= mon.LOWER:
                 d["cleared"] = cleared
-            if src[mon.M_TX]:
+            if mon.tx(src):
                 e = v.component.get("evse")
                 tx = self.st.monitors.tx.get(e["id"] if e else 0)
                 if tx is None and self.st.monitors.tx:

@@ -18,17 +18,22 @@ def _limit(station, req, key, which):
 
 
 def _result(item, status, mid=None, reason=None):
-    r = {"status": status, "type": item["type"], "severity": item["severity"],
-         "component": item["component"], "variable": item["variable"]}
+    """Turn the request item into its result in place: no second dict per item,
+    and the item's value (a float, maybe) is let go."""
+    item.pop("value", None)
+    item.pop("transaction", None)
+    item.pop("id", None)
+    item["status"] = status
     if mid is not None:
-        r["id"] = mid
+        item["id"] = mid
     if reason:
-        r["statusInfo"] = {"reasonCode": reason}
-    return r
+        item["statusInfo"] = {"reasonCode": reason}
+    return item
 
 
 def set_one(station, item):
-    """One setMonitoringData element -> its setMonitoringResult (N04, in the reference's order)."""
+    """One setMonitoringData element -> its setMonitoringResult (N04, in the
+    reference's order); the element itself becomes the result."""
     ms = station.monitors
     model = station.model
     mid = item.get("id")
@@ -43,7 +48,14 @@ def set_one(station, item):
         if not model.known_component(comp):
             return _result(item, "UnknownComponent")
         return _result(item, "UnknownVariable")
+    # The result echoes component and variable: the station's equal dicts do,
+    # and the request's copies can be collected before the answer is encoded.
+    if comp == v.component:
+        item["component"] = v.component
+    if var == v.variable:
+        item["variable"] = v.variable
     t = mon.TYPES.index(item["type"])
+    item["type"] = mon.TYPES[t]
     if not v.monitorable or (t <= mon.LOWER and not v.numeric):
         return _result(item, "UnsupportedMonitorType")
     val = item["value"]
@@ -57,12 +69,12 @@ def set_one(station, item):
     if t >= mon.PERIODIC and not 1 <= val <= 86400:
         return _result(item, "Rejected", reason="ValueOutOfRange")
     if old is not None:
-        if old[mon.M_ORIGIN] == mon.HARDWIRED:
+        if mon.origin(old) == mon.HARDWIRED:
             return _result(item, "Rejected", reason="HardWiredMonitor")
         if old[mon.M_VAR] is not v:
             return _result(item, "Rejected", reason="MonitorMoved")
     for m in ms.active:
-        if m[mon.M_VAR] is v and m[mon.M_TYPE] == t and m[mon.M_SEV] == sev and m[mon.M_ID] != mid:
+        if m[mon.M_VAR] is v and mon.kind(m) == t and mon.sev(m) == sev and m[mon.M_ID] != mid:
             return _result(item, "Duplicate")
     if t == mon.DELTA and not v.numeric:
         val = 1   # N04.FR.17: the value of a non-numeric Delta is ignored
@@ -77,25 +89,24 @@ def attach(station):
     s = station.session
 
     def set_variable_monitoring(req):
+        """Items are turned into their results one by one, in the request's own
+        list: the answer costs no second copy of the request."""
         _limit(station, req, "setMonitoringData", "SetVariableMonitoring")
-        out = []
-        changed = []
-        for item in req["setMonitoringData"]:
-            r = set_one(station, item)
-            out.append(r)
-            if r["status"] == "Accepted":
-                m = station.monitors.get(r["id"])
-                if m[mon.M_TYPE] <= mon.LOWER:
-                    changed.append(m)
-        if any(r["status"] == "Accepted" for r in out):
+        out = req["setMonitoringData"]
+        accepted = False
+        for item in out:
+            if set_one(station, item)["status"] == "Accepted":
+                accepted = True
+        if accepted:
             station.monitors.save()      # one write for the whole request
             station.monitors.save_trips()
         # N07.FR.11: a new or modified threshold is checked against the value now.
         fired = None
-        for m in changed:
-            f = station.monitors.recheck(m)
-            if f:
-                fired = (fired or []) + f
+        for r in out:
+            if r["status"] == "Accepted" and mon.TYPES.index(r["type"]) <= mon.LOWER:
+                f = station.monitors.recheck(station.monitors.get(r["id"]))
+                if f:
+                    fired = f if fired is None else fired + f
         if fired:
             station.monitors.save_trips()
             station.outbox.post(fired)
@@ -104,17 +115,22 @@ def attach(station):
     def clear_variable_monitoring(req):
         _limit(station, req, "id", "ClearVariableMonitoring")
         out = []
+        cleared = False
         for mid in req["id"]:
             m = station.monitors.get(mid)
             if m is None:
                 st = "NotFound"
-            elif m[mon.M_ORIGIN] != mon.CUSTOM:
+            elif mon.origin(m) != mon.CUSTOM:
                 st = "Rejected"     # hard-wired and pre-configured monitors are the factory's
             else:
-                station.monitors.remove(mid)
+                station.monitors.remove(mid, False)
                 station.log.write("monitor %d cleared" % mid)
                 st = "Accepted"
+                cleared = True
             out.append({"id": mid, "status": st})
+        if cleared:
+            station.monitors.save()      # one write for the whole request
+            station.monitors.save_trips()
         return {"clearMonitoringResult": out}
 
     def set_monitoring_base(req):

@@ -12,6 +12,7 @@ seqNo 0..n and tbc on all but the last.
 """
 import asyncio
 import json
+from array import array
 
 import compat
 from diag import monitors as mon
@@ -20,6 +21,10 @@ from protocol.codec import CallError
 CRITERIA = {"ThresholdMonitoring": (mon.UPPER, mon.LOWER), "DeltaMonitoring": (mon.DELTA,),
             "PeriodicMonitoring": (mon.PERIODIC, mon.ALIGNED)}
 PAGE_ITEMS = 40   # MonitoringData entries per page at most
+# A page costs about 2.7 times its text while it is built and sent (the dicts
+# json.dumps needs, then the text): small pages keep a report's peak small, at
+# the price of more round trips (500 monitors: ~45 pages).
+PAGE_BYTES = 1200
 
 
 def cv_match(cv, v):
@@ -45,43 +50,73 @@ def cv_match(cv, v):
     return "instance" not in f or f["instance"] == v.variable.get("instance")
 
 
+def _wanted(m, types, cvs):
+    if types is not None and mon.kind(m) not in types:
+        return False
+    if cvs is None:
+        return True
+    v = m[mon.M_VAR]
+    for cv in cvs:
+        if cv_match(cv, v):
+            return True
+    return False
+
+
 def select(station, req):
-    """The monitors the request asks for, ordered by variable."""
+    """The ids of the monitors the request asks for, ordered by variable: an
+    array (4 B each), so the pending report pins no monitor (one replaced or
+    deleted meanwhile is reported as it is then, or not at all)."""
     types = None
     if "monitoringCriteria" in req:
         types = []
         for c in req["monitoringCriteria"]:
             types.extend(CRITERIA[c])
     cvs = req.get("componentVariable")
-    out = []
-    for m in station.monitors.active:
-        if types is not None and m[mon.M_TYPE] not in types:
-            continue
-        if cvs is not None:
-            v = m[mon.M_VAR]
-            for cv in cvs:
-                if cv_match(cv, v):
-                    break
-            else:
-                continue
-        out.append(m)
+    act = station.monitors.active
+    n = 0
+    for m in act:
+        if _wanted(m, types, cvs):
+            n += 1
+    out = array("i", bytes(4 * n))
+    i = 0
+    for m in act:
+        if i < n and _wanted(m, types, cvs):
+            out[i] = m[mon.M_ID]
+            i += 1
     return out
 
 
 def entry(m):
-    return {"id": m[mon.M_ID], "transaction": bool(m[mon.M_TX]), "value": m[mon.M_VALUE],
-            "type": mon.TYPES[m[mon.M_TYPE]], "severity": m[mon.M_SEV]}
+    return {"id": m[mon.M_ID], "transaction": mon.tx(m), "value": m[mon.M_VALUE],
+            "type": mon.TYPES[mon.kind(m)], "severity": mon.sev(m)}
 
 
-def pages(monitors, budget, items=PAGE_ITEMS):
-    """Yield (monitor list of MonitoringData dicts, last?) pages under the item and byte budgets."""
+def pages(ms, ids, budget, items=PAGE_ITEMS):
+    """Yield (monitor list of MonitoringData dicts, last?) pages under the item and
+    byte budgets. ids are looked up in ms.active from where the last one was
+    found: both are in variable order, so the walk is linear."""
     page = []
     used = 100
     cur = None
     i = 0
-    n = len(monitors)
+    n = len(ids)
+    pos = 0
     while i < n:
-        m = monitors[i]
+        act = ms.active               # read again: it may have been rebuilt between pages
+        na = len(act)
+        mid = ids[i]
+        m = None
+        j = pos
+        for _ in range(na):
+            if j >= na:
+                j = 0
+            if act[j][mon.M_ID] == mid:
+                m = act[j]
+                break
+            j += 1
+        if m is None:                 # deleted since the request
+            i += 1
+            continue
         e = entry(m)
         size = len(json.dumps(e)) + 2
         v = m[mon.M_VAR]
@@ -101,6 +136,7 @@ def pages(monitors, budget, items=PAGE_ITEMS):
             page.append(cur)
         cur["variableMonitoring"].append(e)
         used += size
+        pos = j + 1
         i += 1
     for g in page:
         del g["_v"]
@@ -112,10 +148,12 @@ def attach(station):
 
     async def send(rid, found):
         budget = min(station.model.ctrl("DeviceDataCtrlr.BytesPerMessage[GetReport]"),
-                     station.board["max_message"]) - 200
+                     station.board["max_message"], PAGE_BYTES + 200) - 200
         seq = 0
-        for page, last in pages(found, max(budget, 600)):
-            req = {"requestId": rid, "seqNo": seq, "generatedAt": compat.iso(), "monitor": page}
+        for page, last in pages(station.monitors, found, max(budget, 600)):
+            req = {"requestId": rid, "seqNo": seq, "generatedAt": compat.iso()}
+            if page:                  # empty only when the last monitors were deleted meanwhile
+                req["monitor"] = page
             if not last:
                 req["tbc"] = True
             for attempt in range(3):

@@ -52,7 +52,7 @@ def test_N04_FR08_FR11_accepted_with_a_station_generated_id():
     st = kit.make(board_monitors())
     r = kit.setmon(st, "UpperThreshold", 60)
     assert r["status"] == "Accepted" and r["id"] > 2
-    assert st.monitors.get(r["id"])[mon.M_ORIGIN] == mon.CUSTOM
+    assert mon.origin(st.monitors.get(r["id"])) == mon.CUSTOM
 
 
 def test_N04_FR09_items_and_bytes_per_message_give_callerrors():
@@ -83,8 +83,8 @@ def test_N04_FR12_replace_by_id_keeps_the_id():
     r = kit.setmon(st, "UpperThreshold", 70, severity=3, mid=mid)
     assert r["status"] == "Accepted" and r["id"] == mid
     m = st.monitors.get(mid)
-    assert m[mon.M_VALUE] == 70 and m[mon.M_SEV] == 3
-    assert len([x for x in st.monitors.active if x[mon.M_ORIGIN] == mon.CUSTOM]) == 1
+    assert m[mon.M_VALUE] == 70 and mon.sev(m) == 3
+    assert len([x for x in st.monitors.active if mon.origin(x) == mon.CUSTOM]) == 1
 
 
 def test_N04_FR13_unknown_id_rejected():
@@ -104,10 +104,10 @@ def test_N04_FR15_replaced_preconfigured_monitor_becomes_custom_until_factory_de
     r = kit.setmon(st, "Delta", 10, severity=7, mid=2)                         # TC_N_41
     assert r["status"] == "Accepted" and r["id"] == 2
     m = st.monitors.get(2)
-    assert m[mon.M_ORIGIN] == mon.CUSTOM and m[mon.M_SEV] == 7
+    assert mon.origin(m) == mon.CUSTOM and mon.sev(m) == 7
     kit.call(st, "SetMonitoringBase", {"monitoringBase": "FactoryDefault"})
     m = st.monitors.get(2)
-    assert m[mon.M_ORIGIN] == mon.PRECONF and m[mon.M_SEV] == 6
+    assert mon.origin(m) == mon.PRECONF and mon.sev(m) == 6
 
 
 def test_N04_FR16_an_id_cannot_move_to_another_variable():
@@ -136,7 +136,7 @@ def test_N04_custom_monitors_persist_across_reboot_FR19_N07_FR13():
     mid = kit.setmon(st, "LowerThreshold", 5, severity=2)["id"]
     st2 = kit.again(st)
     m = st2.monitors.get(mid)                                                   # TC_N_53
-    assert m is not None and m[mon.M_TYPE] == mon.LOWER and m[mon.M_VALUE] == 5 and m[mon.M_SEV] == 2
+    assert m is not None and mon.kind(m) == mon.LOWER and m[mon.M_VALUE] == 5 and mon.sev(m) == 2
     assert kit.setmon(st2, "Delta", 1)["id"] > mid    # ids are not reused after a reboot
 
 
@@ -224,7 +224,7 @@ def test_N05_FR03_N07_FR15_only_severity_at_or_below_level_reports():
     kit.call(st, "SetMonitoringLevel", {"severity": 5})
     kit.push(st, 60)
     evs = kit.drain(st)
-    assert len(evs) == 1 and st.monitors.get(evs[0]["variableMonitoringId"])[mon.M_SEV] == 3
+    assert len(evs) == 1 and mon.sev(st.monitors.get(evs[0]["variableMonitoringId"])) == 3
 
 
 # ---- N07 alerts ---------------------------------------------------------------------------
@@ -381,7 +381,7 @@ def test_N07_FR04_offline_queue_by_offline_queuing_severity():
     kit.setmon(st, "UpperThreshold", 50, severity=5)       # TC_N_23: OfflineQueuingSeverity + 1
     kit.push(st, 60)
     evs = kit.drain(st)
-    assert len(evs) == 1 and st.monitors.get(evs[0]["variableMonitoringId"])[mon.M_SEV] == 4
+    assert len(evs) == 1 and mon.sev(st.monitors.get(evs[0]["variableMonitoringId"])) == 4
 
 
 def test_N07_offline_queue_survives_reboot_in_order():
@@ -402,10 +402,10 @@ def test_N07_full_queue_drops_least_severe_first_and_logs_it():
     kit.push(st, 0)
     kit.push(st, 5)      # 2 events (sev 2 and 8)
     kit.push(st, 10)     # 2 more: the queue holds 3 -> a severity-8 one goes
-    sevs = sorted(st.monitors.get(e["variableMonitoringId"])[mon.M_SEV] for e in kit.queued(st))
+    sevs = sorted(mon.sev(st.monitors.get(e["variableMonitoringId"])) for e in kit.queued(st))
     assert sevs == [2, 2, 8]
     kit.push(st, 15)     # severity 2 again: the severity-8 one goes, then the new sev 8 is dropped
-    sevs = sorted(st.monitors.get(e["variableMonitoringId"])[mon.M_SEV] for e in kit.queued(st))
+    sevs = sorted(mon.sev(st.monitors.get(e["variableMonitoringId"])) for e in kit.queued(st))
     assert sevs == [2, 2, 2]
     assert st.outbox.dropped == 3
     assert "outbox full" in "".join(ln for t, ln in st.log.lines())
@@ -460,7 +460,7 @@ def test_N08_FR06_periodic_fires_every_value_seconds_after_set():
     assert st.monitors.evaluate(ticks_add(t0, -1)) is None
     f = st.monitors.evaluate(t0)
     assert len(f) == 1 and f[0][1] == "Periodic"
-    assert m[mon.M_DUE] == ticks_add(t0, 2000)
+    assert st.monitors.get(mid)[mon.M_DUE] == ticks_add(t0, 2000)   # a fired monitor is a new tuple
     assert st.monitors.evaluate(ticks_add(t0, 1999)) is None
     st.outbox.post(f)
     e = kit.drain(st)[0]
@@ -476,12 +476,13 @@ def test_N08_FR07_clock_aligned_on_the_epoch_once_per_slot():
         assert m[mon.M_SLOT] == (1795600800 + 3600 * 5 + 900) * 1000   # 15:15:00, not 15:00:17+900
         compat.set_time(1795600800 + 3600 * 5 + 899)               # ticks ran ahead of the wall clock
         assert st.monitors.evaluate(m[mon.M_DUE]) is None
+        m = st.monitors.get(mid)                                   # rescheduled: a new tuple
         assert m[mon.M_SLOT] == (1795600800 + 3600 * 5 + 900) * 1000
         compat.set_time(1795600800 + 3600 * 5 + 900)
         f = st.monitors.evaluate(m[mon.M_DUE])
         assert f is not None and len(f) == 1
         assert st.monitors.evaluate(ticks_ms()) is None          # once per slot
-        assert m[mon.M_SLOT] == (1795600800 + 3600 * 5 + 1800) * 1000
+        assert st.monitors.get(mid)[mon.M_SLOT] == (1795600800 + 3600 * 5 + 1800) * 1000
         # a day-long interval lands on midnight UTC, whatever the hour
         d = kit.setmon(st, "PeriodicClockAligned", 86400, severity=4)["id"]
         assert st.monitors.get(d)[mon.M_SLOT] == (1795600800 + 14 * 3600) * 1000

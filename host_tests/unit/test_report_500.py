@@ -15,8 +15,7 @@ def test_N02_FR09_500_monitors_arrive_whole_in_pages_with_seqno_and_tbc():
     for i in range(25):
         v = st.model.find(EVSE1, {"name": "V%d" % i})
         for k in range(20):      # 4 types x 5 severities per variable
-            st.monitors.custom.append(mon.new(st.monitors.alloc_id(), k % 4, 100 - k, k // 4, mon.CUSTOM, v))
-    st.monitors.rebuild()
+            st.monitors.install(mon.new(st.monitors.alloc_id(), k % 4, 100 - k, k // 4, mon.CUSTOM, v), False)
     r, pages = report(st, {"requestId": 42})
     assert r == {"status": "Accepted"}
     assert ids(pages) == list(range(1, 501))

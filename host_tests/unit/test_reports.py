@@ -143,3 +143,21 @@ def test_N02_FR07_too_many_component_variables_is_a_callerror():
     cv = [{"component": EVSE1}] * 3
     e = support.raises(codec.CallError, kit.call, st, "GetMonitoringReport", {"requestId": 1, "componentVariable": cv})
     assert e.code == "OccurrenceConstraintViolation"
+
+
+def test_N02_monitors_deleted_while_the_report_is_pending_are_left_out():
+    """The pending report holds monitor ids, not monitors: one cleared meanwhile
+    is skipped, and if the last ones are gone the last page has no monitor."""
+    from diag import reports
+    st = station()
+    found = reports.select(st, {"requestId": 1})
+    assert list(found) == [m[0] for m in st.monitors.active]
+    st.monitors.remove(found[1])
+    pages = list(reports.pages(st.monitors, found, 4000))
+    assert len(pages) == 1 and pages[0][1] is True
+    got = [vm["id"] for md in pages[0][0] for vm in md["variableMonitoring"]]
+    assert got == [found[0]] + list(found)[2:]
+    for mid in list(found):
+        if st.monitors.get(mid) is not None:
+            st.monitors.remove(mid)
+    assert list(reports.pages(st.monitors, found, 4000)) == [([], True)]
