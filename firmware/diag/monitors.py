@@ -130,6 +130,7 @@ class Monitors:
         for m in self.factory:
             self.next_id = max(self.next_id, m[M_ID] + 1)
         self.tx = {}          # evse id (0: station) -> transactionId while one runs
+        self.trips_changed = False   # a threshold tripped or cleared in this evaluation
         self._load()
         self.rebuild()
         self._restore_trips()
@@ -393,8 +394,15 @@ class Monitors:
 
     def evaluate(self, now):
         """Evaluate every active monitor; returns None or the list of events that
-        fired. A monitor whose state changes is replaced by its new tuple."""
-        act = self.active
+        fired. A monitor whose state changes is replaced by its new tuple; trip
+        states are written once per tick, whole, when one changed."""
+        fired = self._run(self.active, now)
+        if self.trips_changed:
+            self.trips_changed = False
+            self.save_trips()
+        return fired
+
+    def _run(self, act, now):
         fired = None
         i = 0
         for m in act:       # faster than indexing; i tracks the slot for a replacement
@@ -412,7 +420,7 @@ class Monitors:
                 if out != ((f & _F_TRIP) != 0):
                     m = act[i - 1] = put(m, M_FLAGS, f ^ _F_TRIP)
                     fired = self._fire(fired, m, "Alerting", not out)
-                    self.save_trips()
+                    self.trips_changed = True
             elif t == DELTA:
                 if val is None:
                     continue
@@ -450,12 +458,12 @@ class Monitors:
         for i in range(len(act)):
             if act[i][M_ID] == mid:
                 one = [act[i]]
-                self.active = one
-                try:
-                    return self.evaluate(ticks_ms())
-                finally:
-                    self.active = act
-                    act[i] = one[0]
+                fired = self._run(one, ticks_ms())
+                act[i] = one[0]
+                if self.trips_changed:
+                    self.trips_changed = False
+                    self.save_trips()     # from the whole list, with this monitor's new state
+                return fired
         return None
 
     def _fire(self, fired, m, trigger, cleared):

@@ -348,6 +348,23 @@ def test_N07_FR14_tripped_before_reboot_cleared_after_it():
     assert len(evs) == 1 and evs[0]["variableMonitoringId"] == mid and evs[0]["cleared"] is True
 
 
+def test_N07_FR14_a_new_monitor_tripping_at_once_keeps_the_others_trip_state_on_storage():
+    # N07.FR.11 evaluates a new monitor at once; what storage holds after it
+    # is every tripped threshold, the older one included.
+    st = kit.make()
+    first = kit.setmon(st, "UpperThreshold", 50)["id"]
+    kit.push(st, 60)
+    kit.drain(st)
+    second = kit.setmon(st, "UpperThreshold", 55, severity=4)["id"]   # tripped by the recheck alone
+    assert [e["variableMonitoringId"] for e in kit.drain(st)] == [second]
+    assert sorted(st.store.load("trips.json", [])) == sorted([first, second])
+    st2 = kit.again(st)
+    kit.push(st2, 40)
+    evs = kit.drain(st2)
+    assert sorted(e["variableMonitoringId"] for e in evs) == sorted([first, second])
+    assert all(e["cleared"] is True for e in evs)
+
+
 def test_N07_FR18_numeric_delta_reference_moves_with_each_event():
     st = kit.make()
     mid = kit.setmon(st, "Delta", 10)["id"]
