@@ -3,11 +3,13 @@
     micropython -X heapsize=N -c "import sys; sys.path[:0] = [TREE, BENCH_MPY]; import bench_scenario; bench_scenario.run(ROOT, URL, FRAMES, SAMPLE)"
 
 Boots a real Station from the .mpy tree on a host board (4 file sensors,
-one seeded customer), puts kit.FakeLink where the WebSocket would be (the
+one seeded customer; the message limits, queue and log sizes of the
+esp32-devkitc board), drops the board specs as main() does, puts kit.FakeLink where the WebSocket would be (the
 CSMS end: answers every CALL, through the real decode + validate), and
 drives it as a CSMS would:
 
-  1. SetVariableMonitoring x4, 25 items each: 100 custom monitors
+  1. SetVariableMonitoring: 100 custom monitors, 25 per variable, as many
+     per request as the station advertises (the esp32-devkitc board's 10)
   2. GetMonitoringReport of all of them: NotifyMonitoringReport pages
   3. events: two sensors cross their thresholds and come back; every
      event is delivered (NotifyEvent) before the next step
@@ -25,6 +27,7 @@ baseline (the working heap). Without SAMPLE nothing extra runs: that is
 how tools/bench.py bisects the smallest -X heapsize that completes.
 """
 import gc
+import json
 import sys
 
 import bench_kit as kit
@@ -32,6 +35,7 @@ import bench_kit as kit
 CUSTOMER = {"idToken": {"idToken": "04A2B3C4D5E6F7", "type": "ISO14443"}}
 N_VARS = 4
 PER_VAR = 25
+LEAN = "boards/esp32-devkitc.json"    # relative to the repository root, the bench's working folder
 
 
 class Probe:
@@ -85,9 +89,9 @@ class Probe:
             self.tm.reset_peak()
 
 
-def items(evse, first=0):
+def items(evse, first, n):
     out = []
-    for k in range(first, first + PER_VAR):
+    for k in range(first, first + n):
         t = k % 4
         val = (50 + k, -10 - k, 5 + k, 3600)[t]
         out.append('{"value":%d,"type":"%s","severity":%d,"component":{"name":"EVSE","evse":{"id":%d}},'
@@ -107,12 +111,19 @@ async def scenario(root, url, frames, probe):
         p = "%s/sensors/evse%d" % (st_dir, i + 1)
         kit.write_file(p, "20")
         sensors.append(p)
+    # The RAM-lean keys of the smallest device board: its message limits, queue and logs.
+    with open(LEAN) as f:
+        lean = json.load(f)
     b = kit.board(st_dir + "/state", [kit.var(i + 1, sensors[i]) for i in range(N_VARS)], sample_ms=50,
-                  customers=[{"idToken": CUSTOMER["idToken"], "data": "Session history. " * 90}])
+                  customers=[{"idToken": CUSTOMER["idToken"], "data": "Session history. " * 90}],
+                  settings=lean["settings"], max_message=lean["max_message"], queue_size=lean["queue_size"],
+                  log=lean["log"])
+    lean = None
     config.check(b)
     if probe.on:
         probe.mark()
     st = Station(b)
+    st.drop_specs()       # as main() does
     errors = []
     orig = st.log.write
 
@@ -149,15 +160,18 @@ async def scenario(root, url, frames, probe):
     def idle():
         return st.session.pending is None
 
-    # 1. 100 monitors
+    # 1. 100 monitors, as many per request as the station advertises (a CSMS must not send more)
+    per = st.model.ctrl("MonitoringCtrlr.ItemsPerMessage[SetVariableMonitoring]")
     for i in range(N_VARS):
-        r = await req("SetVariableMonitoring", items(i + 1))
-        if r.count('"status":"Accepted"') != PER_VAR:
-            raise AssertionError("SetVariableMonitoring: " + r[:300])
+        for first in range(0, PER_VAR, per):
+            k = min(per, PER_VAR - first)
+            r = await req("SetVariableMonitoring", items(i + 1, first, k))
+            if r.count('"status":"Accepted"') != k:
+                raise AssertionError("SetVariableMonitoring: " + r[:300])
         r = link.result = None    # the CSMS's copy of the answer is not the station's heap
     if len(st.monitors.active) != N_VARS * PER_VAR:
         raise AssertionError("%d monitors active" % len(st.monitors.active))
-    probe.step("SetVariableMonitoring x4: 100 monitors")
+    probe.step("SetVariableMonitoring: 100 monitors, %d per request" % per)
     # 2. a report of all of them
     await req("GetMonitoringReport", '{"requestId":1}')
     await wait(lambda: link.n("NotifyMonitoringReport") and not link.last["NotifyMonitoringReport"] and idle(),
