@@ -1,8 +1,7 @@
 """N01 GetLog and TriggerMessage(LogStatusNotification): registration only.
 
 The job, its state and the upload clients (diag/logupload.py,
-drivers/upload.py: about 17 kB of heap as .mpy) are imported at the first
-request and dropped again once no upload runs, so the heap a station keeps
+drivers/upload.py) are imported at the first request and dropped again once no upload runs, so the heap a station keeps
 between log uploads is this module's.
 """
 import sys
@@ -13,26 +12,17 @@ _JOB = ("diag.logupload", "drivers.upload")
 def attach(station):
     station.getlog = None    # the job's state while loaded (diag/logupload.py)
 
-    async def get_log(req):
+    async def job(req=None):
+        """GetLog(req), or the trigger (no req); then unload unless an upload runs."""
         from diag import logupload
-        g = logupload.get(station)
-        r = await g.get_log(req)
-        _idle(station, g)         # Rejected: nothing to keep
+        g = station.getlog = station.getlog or logupload.GetLog(station)
+        r = await (g.trigger() if req is None else g.get_log(req))
+        if g.task is None or g.task.done():
+            unload(station)
         return r
 
-    async def trigger():
-        from diag import logupload
-        g = logupload.get(station)
-        await g.trigger()
-        _idle(station, g)
-
-    station.session.on("GetLog", get_log)
-    station.session.triggers["LogStatusNotification"] = trigger
-
-
-def _idle(station, g):
-    if station.getlog is g and (g.task is None or g.task.done()):
-        unload(station)
+    station.session.on("GetLog", job)
+    station.session.triggers["LogStatusNotification"] = job
 
 
 def unload(station):

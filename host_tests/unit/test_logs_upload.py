@@ -202,7 +202,7 @@ def statuses(st):
 def seclog(st):
     # Imported here, not held by this module: the station unloads the job when idle.
     from diag import logupload as lu
-    return b"".join(bytes(p) for p in lu.chunks(st.seclog, lu.snapshot(st.seclog)))
+    return b"".join(bytes(p) for p in lu.chunks(st.seclog, lu.snapshot(st.seclog), [None, None], bytearray(512)))
 
 
 def prefill(st, n=50):
