@@ -16,7 +16,7 @@ def attach(station):
         """GetLog(req), or the trigger (no req); then unload unless an upload runs."""
         from diag import logupload
         g = station.getlog = station.getlog or logupload.GetLog(station)
-        r = await (g.trigger() if req is None else g.get_log(req))
+        r = await g.get_log(req)
         if g.task is None or g.task.done():
             unload(station)
         return r

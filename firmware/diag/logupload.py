@@ -24,27 +24,6 @@ from drivers import upload
 from protocol.session import Offline
 
 
-def filename(sid, lt, t):
-    """<station>-<LogType>-<UTC YYYYMMDDTHHMMSSZ>.log, safe as a file name
-    (and inside a quoted multipart parameter)."""
-    out = ""
-    for c in "%s-%s-%sZ.log" % (sid, lt, compat.iso(t)[:19].replace("-", "").replace(":", "")):
-        out += c if "a" <= c <= "z" or "A" <= c <= "Z" or "0" <= c <= "9" or c in "._-" else "_"
-    return out
-
-
-def window(lp):
-    """The request's bounds as the bytes a log line starts with
-    (YYYY-MM-DDTHH:MM:SS; None: open). Fixed-width UTC stamps order like
-    the times they stand for, so lines compare without parsing. Bounds are
-    clamped to 1970/2000..2100 (32-bit ports' gmtime)."""
-    out = []
-    for k in ("oldestTimestamp", "latestTimestamp"):
-        t = compat.parse_iso(lp.get(k) or "")
-        out.append(None if t is None else compat.iso(min(max(t, compat.EPOCH), 4102444800))[:19].encode())
-    return out
-
-
 def snapshot(ring):
     """[(segment, byte length)] as they are now, oldest first: what an attempt reads."""
     out = []
@@ -92,15 +71,6 @@ def chunks(ring, snap, w, buf):
         yield mv[:o]
 
 
-async def has(ring, w):
-    """Does the ring hold an entry in the window? A 1-byte buffer: the first byte answers."""
-    for p in chunks(ring, snapshot(ring), w, bytearray(1)):
-        if p:
-            return True
-        await compat.sleep_ms(0)
-    return False
-
-
 class GetLog:
     def __init__(self, st):
         self.st = st
@@ -108,12 +78,32 @@ class GetLog:
         self.busy = False       # a job runs (or, canceled, still unwinds)
         self.canceled = []      # requestIds whose AcceptedCanceled is still to send
 
-    async def get_log(self, req):
+    async def get_log(self, req=None):
+        """GetLog(req), or without one TriggerMessage(LogStatusNotification):
+        the current status, or Idle."""
         st = self.st
+        if req is None:
+            if self.running():
+                await self.send(self.last or "Uploading", self.rid)
+            else:
+                await self.send("Idle", None)
+            return
         lt = req["logType"]
         ring = st.seclog if lt == "SecurityLog" else st.log
-        w = window(req["log"])
-        if not await has(ring, w):
+        # The bounds as the bytes a log line starts with (YYYY-MM-DDTHH:MM:SS;
+        # None: open): fixed-width UTC stamps order like the times they
+        # stand for, so lines compare unparsed. Clamped to the port's epoch
+        # ..2100 (32-bit ports' gmtime).
+        w = []
+        for k in ("oldestTimestamp", "latestTimestamp"):
+            t = compat.parse_iso(req["log"].get(k) or "")
+            w.append(None if t is None else compat.iso(min(max(t, compat.EPOCH), 4102444800))[:19].encode())
+        # Any entry in the window? Through a 1-byte buffer the first byte answers.
+        for p in chunks(ring, snapshot(ring), w, bytearray(1)):
+            if p:
+                break
+            await compat.sleep_ms(0)
+        else:
             st.log.write("GetLog %d: no %s entries in the window, rejected" % (req["requestId"], lt))
             return {"status": "Rejected"}
         st.getlog = self    # an upload that ended during the scan may have unloaded the job
@@ -122,7 +112,12 @@ class GetLog:
             self.task.cancel()
             self.canceled.append(self.rid)
             s = "AcceptedCanceled"
-        name = filename(st.board["station"]["id"], lt, compat.now())
+        # <station>-<LogType>-<UTC YYYYMMDDTHHMMSSZ>.log, safe as a file name
+        # (and inside a quoted multipart parameter).
+        name = ""
+        for c in "%s-%s-%sZ.log" % (st.board["station"]["id"], lt,
+                                    compat.iso(compat.now())[:19].replace("-", "").replace(":", "")):
+            name += c if "a" <= c <= "z" or "A" <= c <= "Z" or "0" <= c <= "9" or c in "._-" else "_"
         self.rid = req["requestId"]
         self.last = None
         self.task = asyncio.create_task(run(self, req, ring, w, name))
@@ -133,13 +128,6 @@ class GetLog:
         """An upload is in progress: its final status is not decided yet."""
         t = self.task
         return t and not t.done() and self.last in (None, "Uploading")
-
-    async def trigger(self):
-        """TriggerMessage(LogStatusNotification): the current status, or Idle."""
-        if self.running():
-            await self.send(self.last or "Uploading", self.rid)
-        else:
-            await self.send("Idle", None)
 
     async def send(self, s, rid, once=False):
         """One LogStatusNotification (`once`: a status of the running upload,
@@ -214,14 +202,14 @@ async def run(g, req, ring, w, name):
                 s = "Uploaded"
                 break
             except Exception as e:
-                f = isinstance(e, upload.Fail)
+                f = isinstance(e, upload.Fail) and len(e.args) == 2
                 if f:
                     s, why = e.args
                 else:       # the network's or TLS's (MicroPython: a bad certificate is a ValueError)
                     s = "UploadFailure"
                     # refused, no route, unreachable, reset, timed out: not TLS's doing
-                    why = "%s to %s: %r" % ("TLS failure" if ctx and e.args[:1] not in (
-                        (111,), (113,), (101,), (104,), (110,)) else "connection failed", loc[7], e)
+                    why = "%s to %s: %r" % ("TLS failure" if ctx and getattr(e, "errno", 0) not in (
+                        111, 113, 101, 104, 110) else "connection failed", loc[7], e)
                 if not f or s[0] == "P":        # network, TLS, PermissionDenied
                     st.seclog.write("log upload to %s: %s" % (pub, why))
             finally:

@@ -2,25 +2,27 @@
 passive STOR, on asyncio streams (the WebSocket client's, so a station has
 that code loaded already). Same code on MicroPython and CPython.
 
+Every function costs heap while the module is loaded (about 150 bytes
+before its code on the 64-bit port), so there are few: HTTP and FTP share
+the connection, the writes, and the reply reading (_cmd reads an FTP reply
+and an HTTP status line alike).
+
 The body is an iterator of bytes-like pieces (1 KB each from
 diag/logupload.py; an empty one is a point to let other tasks run) whose
 total size the caller counted before: it is never in RAM. Each piece is
 written and drained before the next is asked for.
 
 A refusal raises Fail(status, message), status being the
-LogStatusNotification one; socket and TLS errors pass through as OSError
-(the caller tells them apart and logs them for security).
+LogStatusNotification one; socket and TLS errors pass through as they come
+(the caller logs them for security).
 """
 import asyncio
-from binascii import b2a_base64, hexlify, unhexlify
+import binascii
 
 from compat import IS_MPY, urandom
 
 PORTS = {"http": 80, "https": 443, "ftp": 21}
-
-
-class Fail(Exception):
-    """args: (LogStatusNotification status, message)."""
+Fail = RuntimeError     # not a class of its own: a class costs heap; nothing else here raises it
 
 
 def _unq(s):
@@ -29,7 +31,7 @@ def _unq(s):
     p = s.split("%")
     b = p[0].encode()
     for x in p[1:]:
-        b += unhexlify(x[0] + x[1]) + x[2:].encode()
+        b += binascii.unhexlify(x[0] + x[1]) + x[2:].encode()
     s = b.decode()
     if "\r" in s or "\n" in s:
         raise ValueError
@@ -45,7 +47,7 @@ def parse(url, name):
     i = url.find("://")
     s = url[:max(i, 0)].lower()
     if s not in PORTS:
-        raise Fail("NotSupportedOperation" if s.isalpha() else "BadMessage", "scheme " + s)
+        raise Fail("NotSupportedOperation" if s.isalpha() else "BadMessage", s)
     try:
         for c in url:
             if c <= " " or c == "\x7f":
@@ -80,30 +82,14 @@ def parse(url, name):
         if s == "ftp":
             t = d[1:]               # RFC 1738: relative to the login folder
     except Exception:
-        raise Fail("BadMessage", "bad location")
+        raise Fail("BadMessage", "bad URL")
     return (s, h, n, u, pw, p, t,
             ("[%s]" % h if ":" in h else h) + ("" if n == PORTS[s] else ":%d" % n))
 
 
 def _io(aw, ms=30000):
-    """No connect, read or write waits longer than `ms`."""
+    """No connect, read, write or close waits longer than `ms`."""
     return asyncio.wait_for_ms(aw, ms) if IS_MPY else asyncio.wait_for(aw, ms / 1000)
-
-
-async def _open(h, n, ctx=None):
-    r, w = await _io(asyncio.open_connection(h, n, ssl=ctx, server_hostname=ctx and h))
-    if not IS_MPY:
-        w.transport.set_write_buffer_limits(4096)   # drain() waits above it: a short queue
-    return r, w
-
-
-async def _close(w):
-    """Close once what was written went out (FTP data: EOF ends the file)."""
-    w.close()
-    try:
-        await _io(w.wait_closed(), 5000)
-    except Exception:
-        pass
 
 
 async def _put(w, pieces):
@@ -117,29 +103,31 @@ async def _put(w, pieces):
                else _io(w.drain()))
 
 
-async def _line(r):
-    """One reply line, read a byte at a time so it never exceeds 512 bytes."""
-    ln = b""
-    while ln[-1:] != b"\n":
-        c = await _io(r.read(1))
-        if not c or len(ln) > 512:
-            raise Fail("UploadFailure", "bad reply")
-        ln += c
-    return ln
-
-
 async def _cmd(r, w, cmd, ok):
-    """Send an FTP command ("": none), read the reply (multi-line too) and
-    Fail unless its code is in `ok`; the reply's first line."""
+    """Send an FTP command (if any), then read up to the reply: the first
+    line with a status code (HTTP/1.x NNN or FTP NNN, not an FTP NNN- one)
+    that is in `ok` or final (>= 200). Other lines (an FTP reply's middle,
+    an HTTP 1xx and its headers) go by. Lines are read a byte at a time, so
+    none is ever longer than 512 bytes in RAM; a longer one or the end of
+    the stream is an OSError. Fail unless the code is in `ok`:
+    PermissionDenied for refused credentials."""
     if cmd:
         await _put(w, ((cmd + "\r\n").encode(),))
-    ln = await _line(r)
-    if ln[3:4] == b"-":
-        while (await _line(r))[:4] != ln[:3] + b" ":
-            pass
-    c = int(ln[:3])
-    if c not in ok:         # cmd[:4]: a PASS never shows its argument
-        raise Fail("PermissionDenied" if c in (530, 532) else "UploadFailure", "FTP %d for %s" % (c, cmd[:4]))
+    while True:
+        ln = b""
+        while ln[-1:] != b"\n":
+            c = await _io(r.read(1))
+            if not c or len(ln) > 512:
+                raise OSError(104)      # as if reset: closed early, or not a reply
+            ln += c
+        c = ln[9:] if ln[:5] == b"HTTP/" else ln
+        if c[:3].isdigit() and c[3:4] != b"-":
+            c = int(c[:3])
+            if c in ok or c > 199:
+                break
+    if c not in ok:     # cmd[:4]: a PASS never shows its argument
+        raise Fail("PermissionDenied" if c in (401, 403, 530, 532) else "UploadFailure",
+                   ("HTTP %d" if ln[:5] == b"HTTP/" else "FTP %d after " + cmd[:4]) % c)
     return ln
 
 
@@ -149,9 +137,11 @@ async def send(loc, name, body, size, post, ctx):
     POST multipart (field uploadedfile) when `post`, with Basic auth from
     the URL. `ctx`: the TLS context for https."""
     s, h, n, u, pw, p, t, hp = loc
-    r, w = await _open(h, n, ctx)
+    r, w = await _io(asyncio.open_connection(h, n, ssl=ctx, server_hostname=ctx and h))
     d = w                   # the FTP data connection, once open: both get closed
     try:
+        if not IS_MPY:
+            w.transport.set_write_buffer_limits(4096)   # drain() waits above it: a short queue
         if s == "ftp":
             await _cmd(r, w, "", (220,))
             if u is None:
@@ -163,17 +153,18 @@ async def send(loc, name, body, size, post, ctx):
             # 227 ... (h1,h2,h3,h4,p1,p2): the data goes to the control
             # connection's host, not the one named (no FTP bounce, NAT works).
             a, b = ln[ln.index(b"(") + 1:ln.index(b")")].split(b",")[4:]
-            d = (await _open(h, int(a) * 256 + int(b)))[1]
+            d = (await _io(asyncio.open_connection(h, int(a) * 256 + int(b))))[1]
             await _cmd(r, w, "STOR " + t, (125, 150))
             await _put(d, body)
-            await _close(d)
+            d.close()
+            await _io(d.wait_closed())      # EOF ends the file
             await _cmd(r, w, "", (226, 250))
             w.write(b"QUIT\r\n")
             return
         pre = tail = b""
         ct = "text/plain"
         if post:
-            b = "ocpp" + hexlify(urandom(8)).decode()
+            b = "ocpp" + binascii.hexlify(urandom(8)).decode()
             pre = ('--%s\r\nContent-Disposition: form-data; name="uploadedfile"; filename="%s"\r\n'
                    'Content-Type: text/plain\r\n\r\n' % (b, name)).encode()
             tail = ("\r\n--%s--\r\n" % b).encode()
@@ -182,7 +173,7 @@ async def send(loc, name, body, size, post, ctx):
         hd = "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\nContent-Type: %s\r\nContent-Length: %d\r\n" % (
             "POST" if post else "PUT", t, hp, ct, size + len(pre) + len(tail))
         if u is not None:
-            hd += "Authorization: Basic " + b2a_base64((u + ":" + pw).encode()).decode()[:-1] + "\r\n"
+            hd += "Authorization: Basic %s\r\n" % binascii.b2a_base64((u + ":" + pw).encode()).decode()[:-1]
         e = None
         try:
             for x in (((hd + "\r\n").encode() + pre,), body, (tail,)):
@@ -190,18 +181,15 @@ async def send(loc, name, body, size, post, ctx):
         except OSError as x:
             e = x       # the server may have answered early (401) and closed
         try:
-            while True:
-                c = int((await _line(r)).split()[1])
-                if c > 199:
-                    break
-                while len(await _line(r)) > 2:     # an interim answer's headers
-                    pass
-        except Exception:
+            await _cmd(r, w, "", range(200, 300))
+        except OSError:
             if e:
                 raise e
             raise
-        if c > 299:
-            raise Fail("PermissionDenied" if c in (401, 403) else "UploadFailure", "HTTP %d" % c)
     finally:
-        await _close(d)
-        await _close(w)
+        for x in (d, w):
+            x.close()
+            try:
+                await _io(x.wait_closed(), 5000)
+            except Exception:
+                pass

@@ -1,5 +1,5 @@
 """The log rings and the pure parts of log upload (N01), on both runtimes:
-bounds, snapshots, windows, remoteLocation parsing, file names."""
+bounds, snapshots, windows, remoteLocation parsing."""
 import os
 
 import compat
@@ -34,13 +34,8 @@ def raw(r):
 
 
 def win(lo=None, hi=None):
-    """A window as a GetLog request gives it (UTC seconds -> RFC 3339; None: open)."""
-    lp = {}
-    if lo is not None:
-        lp["oldestTimestamp"] = stamp(lo)
-    if hi is not None:
-        lp["latestTimestamp"] = stamp(hi)
-    return lu.window(lp)
+    """A window as GetLog makes it: the bytes a line starts with (None: open)."""
+    return [None if t is None else stamp(t)[:19].encode() for t in (lo, hi)]
 
 
 def joined(r, snap, lo=None, hi=None):
@@ -118,21 +113,6 @@ def test_a_vanished_segment_fails_the_read():
     support.raises(OSError, joined, r, snap)
 
 
-def test_has_answers_for_a_window():
-    r = ring(65536)
-
-    async def go():
-        assert not await lu.has(r, win())
-        fill(r, T0, 5)
-        assert await lu.has(r, win())
-        assert await lu.has(r, win(T0 + 4, T0 + 100))
-        assert not await lu.has(r, win(T0 + 5, None))
-        assert not await lu.has(r, win(None, T0 - 1))
-        assert await lu.has(r, lu.window({"oldestTimestamp": "1900-01-01T00:00:00Z",
-                                          "latestTimestamp": "9999-12-31T23:59:59Z"}))   # clamped
-    support.run(go())
-
-
 # ---- remoteLocation -----------------------------------------------------------------
 
 F = "CS-1-DiagnosticsLog-20200101T000000Z.log"
@@ -168,9 +148,3 @@ def test_a_folder_location_gets_the_file_name():
     assert upload.parse("http://h/logs/?k=v", F)[6] == "/logs/" + F + "?k=v"
     assert upload.parse("http://h/x.log", F)[6] == "/x.log"
     assert upload.parse("http://h/logs/?k=v", F)[5] == "/logs/?k=v"    # what a POST goes to
-
-
-def test_filename_names_station_log_type_and_time():
-    assert lu.filename("CS-1", "SecurityLog", T0 + 3661) == "CS-1-SecurityLog-20200101T010101Z.log"
-    assert lu.filename('we"ird id', "DiagnosticsLog", T0) == "we_ird_id-DiagnosticsLog-20200101T000000Z.log"
-    assert len(lu.filename("x" * 48, "DiagnosticsLog", T0)) <= 255

@@ -219,6 +219,9 @@ def test_N01_FR01_FR08_accepted_put_uploads_the_window_then_uploaded():
         r = await get_log(st, srv.url(cred="u:p@"), 7, oldestTimestamp=compat.iso(T0 + 10),
                           latestTimestamp=compat.iso(T0 + 14))
         assert r["status"] == "Accepted" and r["filename"].startswith("CS-1-DiagnosticsLog-")
+        stamp = compat.iso(compat.now())[:19].replace("-", "").replace(":", "")
+        assert r["filename"] in ("CS-1-DiagnosticsLog-%sZ.log" % stamp, "CS-1-DiagnosticsLog-%sZ.log" % (
+            compat.iso(compat.now() - 1)[:19].replace("-", "").replace(":", "")))
         await settle(st)
         await srv.stop()
         assert statuses(st) == [("Uploading", 7), ("Uploaded", 7)]
@@ -236,8 +239,22 @@ def test_N01_FR05_no_entry_in_the_window_is_rejected_without_filename():
         r = await get_log(st, "http://127.0.0.1:1/", 3, oldestTimestamp="2099-01-01T00:00:00Z")
         assert r == {"status": "Rejected"}
         assert st.getlog is None and statuses(st) == []
+        assert _tail(st).endswith("GetLog 3: no DiagnosticsLog entries in the window, rejected\n")
         r = await get_log(st, "http://127.0.0.1:1/", 4, log_type="SecurityLog",
                           latestTimestamp="2001-01-01T00:00:00Z")
+        assert r == {"status": "Rejected"}
+        # Far bounds are clamped, not an error; a bound at the last entry keeps it.
+        r = await get_log(st, "http://127.0.0.1:1/", 5, oldestTimestamp="1900-01-01T00:00:00Z",
+                          latestTimestamp="9999-12-31T23:59:59Z")
+        assert r["status"] == "Accepted"
+        await settle(st)
+        prefill(st, 5)
+        r = await get_log(st, "http://127.0.0.1:1/", 6, oldestTimestamp=compat.iso(T0 + 4),
+                          latestTimestamp=compat.iso(T0 + 4))
+        assert r["status"] == "Accepted"
+        await settle(st)
+        r = await get_log(st, "http://127.0.0.1:1/", 7, oldestTimestamp="2019-12-31T23:00:00+00:00",
+                          latestTimestamp="2020-01-01T00:59:59+01:00")     # offsets: that is T0 - 1
         assert r == {"status": "Rejected"}
     support.run(go())
 
