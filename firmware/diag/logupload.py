@@ -24,24 +24,23 @@ from drivers import upload
 from protocol.session import Offline
 
 
-def snapshot(ring):
-    """[(segment, byte length)] as they are now, oldest first: what an attempt reads."""
-    out = []
-    for n in ring.segments():
-        try:
-            out.append((n, os.stat(ring.path(n))[6]))
-        except OSError:
-            pass
-    return out
-
-
 def chunks(ring, snap, w, buf):
     """Yield the bytes of `snap` through `buf` (a piece is valid until the
     next): full buffers, the last one shorter. Without a window (w = [None,
     None]) all of it; with one, its stamped lines only, read a line at a
     time, and an empty piece every 64 lines skipped so a scan for a narrow
     window lets the other tasks run. A segment that vanished or shrank
-    raises OSError."""
+    raises OSError.
+
+    `snap`, when empty, is first filled with the ring's [(segment, byte
+    length)] as they are now, oldest first: what an attempt reads, both
+    passes alike."""
+    if not snap:
+        for n in ring.segments():
+            try:
+                snap.append((n, os.stat(ring.path(n))[6]))
+            except OSError:
+                pass
     lo, hi = w
     mv = memoryview(buf)
     o = k = 0
@@ -82,34 +81,33 @@ class GetLog:
         """GetLog(req), or without one TriggerMessage(LogStatusNotification):
         the current status, or Idle."""
         st = self.st
-        if req is None:
-            if self.running():
-                await self.send(self.last or "Uploading", self.rid)
+        if req:
+            lt = req["logType"]
+            ring = st.seclog if lt == "SecurityLog" else st.log
+            # The bounds as the bytes a log line starts with (YYYY-MM-DDTHH:MM:SS;
+            # None: open): fixed-width UTC stamps order like the times they
+            # stand for, so lines compare unparsed. Clamped to the port's epoch
+            # ..2100 (32-bit ports' gmtime).
+            w = []
+            for k in ("oldestTimestamp", "latestTimestamp"):
+                t = compat.parse_iso(req["log"].get(k) or "")
+                w.append(None if t is None else compat.iso(min(max(t, compat.EPOCH), 4102444800))[:19].encode())
+            # Any entry in the window? Through a 1-byte buffer the first byte answers.
+            for p in chunks(ring, [], w, bytearray(1)):
+                if p:
+                    break
+                await compat.sleep_ms(0)
             else:
-                await self.send("Idle", None)
-            return
-        lt = req["logType"]
-        ring = st.seclog if lt == "SecurityLog" else st.log
-        # The bounds as the bytes a log line starts with (YYYY-MM-DDTHH:MM:SS;
-        # None: open): fixed-width UTC stamps order like the times they
-        # stand for, so lines compare unparsed. Clamped to the port's epoch
-        # ..2100 (32-bit ports' gmtime).
-        w = []
-        for k in ("oldestTimestamp", "latestTimestamp"):
-            t = compat.parse_iso(req["log"].get(k) or "")
-            w.append(None if t is None else compat.iso(min(max(t, compat.EPOCH), 4102444800))[:19].encode())
-        # Any entry in the window? Through a 1-byte buffer the first byte answers.
-        for p in chunks(ring, snapshot(ring), w, bytearray(1)):
-            if p:
-                break
-            await compat.sleep_ms(0)
-        else:
-            st.log.write("GetLog %d: no %s entries in the window, rejected" % (req["requestId"], lt))
-            return {"status": "Rejected"}
+                st.log.write("GetLog %d: no %s entries in the window, rejected" % (req["requestId"], lt))
+                return {"status": "Rejected"}
+        t = self.task
+        on = t and not t.done() and self.last in (None, "Uploading")   # its final status is not decided yet
+        if not req:
+            return await self.send((self.last or "Uploading") if on else "Idle", self.rid if on else None)
         st.getlog = self    # an upload that ended during the scan may have unloaded the job
         s = "Accepted"
-        if self.running():
-            self.task.cancel()
+        if on:
+            t.cancel()
             self.canceled.append(self.rid)
             s = "AcceptedCanceled"
         # <station>-<LogType>-<UTC YYYYMMDDTHHMMSSZ>.log, safe as a file name
@@ -123,11 +121,6 @@ class GetLog:
         self.task = asyncio.create_task(run(self, req, ring, w, name))
         st.log.write("GetLog %d: %s %s as %s" % (self.rid, lt, s, name))
         return {"status": s, "filename": name}
-
-    def running(self):
-        """An upload is in progress: its final status is not decided yet."""
-        t = self.task
-        return t and not t.done() and self.last in (None, "Uploading")
 
     async def send(self, s, rid, once=False):
         """One LogStatusNotification (`once`: a status of the running upload,
@@ -188,7 +181,7 @@ async def run(g, req, ring, w, name):
             ring.hold()
             ctx = None
             try:
-                snap = snapshot(ring)
+                snap = []
                 size = 0
                 for p in chunks(ring, snap, w, buf):
                     size += len(p)

@@ -5,7 +5,8 @@ that code loaded already). Same code on MicroPython and CPython.
 Every function costs heap while the module is loaded (about 150 bytes
 before its code on the 64-bit port), so there are few: HTTP and FTP share
 the connection, the writes, and the reply reading (_cmd reads an FTP reply
-and an HTTP status line alike).
+and an HTTP status line alike). No connect, read, write or close waits
+more than 30 s (asyncio.wait_for: seconds on both runtimes).
 
 The body is an iterator of bytes-like pieces (1 KB each from
 diag/logupload.py; an empty one is a point to let other tasks run) whose
@@ -23,19 +24,6 @@ from compat import IS_MPY, urandom
 
 PORTS = {"http": 80, "https": 443, "ftp": 21}
 Fail = RuntimeError     # not a class of its own: a class costs heap; nothing else here raises it
-
-
-def _unq(s):
-    """Percent-decoding. A line break in the result is refused: %0D%0A would
-    inject FTP commands or HTTP headers."""
-    p = s.split("%")
-    b = p[0].encode()
-    for x in p[1:]:
-        b += binascii.unhexlify(x[0] + x[1]) + x[2:].encode()
-    s = b.decode()
-    if "\r" in s or "\n" in s:
-        raise ValueError
-    return s
 
 
 def parse(url, name):
@@ -63,8 +51,6 @@ def parse(url, name):
             p = "/" + p
         c, at, a = a.rpartition("@")
         u, _, pw = c.partition(":")
-        u = _unq(u) if at else None
-        pw = _unq(pw)
         k = a.rfind(":")
         if k <= a.rfind("]"):       # no port, or ':' inside [IPv6]
             k = len(a)
@@ -78,18 +64,27 @@ def parse(url, name):
             raise ValueError
         t = p.partition("?")
         t = t[0] + (name if t[0][-1] == "/" else "") + t[1] + t[2]
-        d = _unq(t)
+        # Percent-decoding. A line break in the result is refused: %0D%0A
+        # would inject FTP commands or HTTP headers.
+        v = []
+        for x in (u, pw, t):
+            x = x.split("%")
+            b = x[0].encode()
+            for y in x[1:]:
+                b += binascii.unhexlify(y[0] + y[1]) + y[2:].encode()
+            x = b.decode()
+            if "\r" in x or "\n" in x:
+                raise ValueError
+            v.append(x)
+        u, pw, d = v
+        if not at:
+            u = None
         if s == "ftp":
             t = d[1:]               # RFC 1738: relative to the login folder
     except Exception:
         raise Fail("BadMessage", "bad URL")
     return (s, h, n, u, pw, p, t,
             ("[%s]" % h if ":" in h else h) + ("" if n == PORTS[s] else ":%d" % n))
-
-
-def _io(aw, ms=30000):
-    """No connect, read, write or close waits longer than `ms`."""
-    return asyncio.wait_for_ms(aw, ms) if IS_MPY else asyncio.wait_for(aw, ms / 1000)
 
 
 async def _put(w, pieces):
@@ -100,7 +95,7 @@ async def _put(w, pieces):
         # CPython's drain() returns at once below the high-water mark: a
         # wait_for there would only leave a cancelled timer in the loop.
         await (asyncio.sleep(0) if not IS_MPY and w.transport.get_write_buffer_size() < 4096
-               else _io(w.drain()))
+               else asyncio.wait_for(w.drain(), 30))
 
 
 async def _cmd(r, w, cmd, ok):
@@ -116,7 +111,7 @@ async def _cmd(r, w, cmd, ok):
     while True:
         ln = b""
         while ln[-1:] != b"\n":
-            c = await _io(r.read(1))
+            c = await asyncio.wait_for(r.read(1), 30)
             if not c or len(ln) > 512:
                 raise OSError(104)      # as if reset: closed early, or not a reply
             ln += c
@@ -137,7 +132,7 @@ async def send(loc, name, body, size, post, ctx):
     POST multipart (field uploadedfile) when `post`, with Basic auth from
     the URL. `ctx`: the TLS context for https."""
     s, h, n, u, pw, p, t, hp = loc
-    r, w = await _io(asyncio.open_connection(h, n, ssl=ctx, server_hostname=ctx and h))
+    r, w = await asyncio.wait_for(asyncio.open_connection(h, n, ssl=ctx, server_hostname=ctx and h), 30)
     d = w                   # the FTP data connection, once open: both get closed
     try:
         if not IS_MPY:
@@ -153,11 +148,11 @@ async def send(loc, name, body, size, post, ctx):
             # 227 ... (h1,h2,h3,h4,p1,p2): the data goes to the control
             # connection's host, not the one named (no FTP bounce, NAT works).
             a, b = ln[ln.index(b"(") + 1:ln.index(b")")].split(b",")[4:]
-            d = (await _io(asyncio.open_connection(h, int(a) * 256 + int(b))))[1]
+            d = (await asyncio.wait_for(asyncio.open_connection(h, int(a) * 256 + int(b)), 30))[1]
             await _cmd(r, w, "STOR " + t, (125, 150))
             await _put(d, body)
             d.close()
-            await _io(d.wait_closed())      # EOF ends the file
+            await asyncio.wait_for(d.wait_closed(), 30)      # EOF ends the file
             await _cmd(r, w, "", (226, 250))
             w.write(b"QUIT\r\n")
             return
@@ -190,6 +185,6 @@ async def send(loc, name, body, size, post, ctx):
         for x in (d, w):
             x.close()
             try:
-                await _io(x.wait_closed(), 5000)
+                await asyncio.wait_for(x.wait_closed(), 5)
             except Exception:
                 pass

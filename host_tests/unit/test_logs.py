@@ -6,6 +6,7 @@ import compat
 from diag import logs, logupload as lu
 from drivers import upload
 import support
+from test_logs_upload import snapshot
 
 T0 = 1577836800   # 2020-01-01T00:00:00Z
 
@@ -75,7 +76,7 @@ def test_snapshot_reads_exactly_what_was_there_when_taken():
     for i in range(30):
         r.write("before %d" % i)
     before = raw(r)
-    snap = lu.snapshot(r)
+    snap = snapshot(r)
     for i in range(10):
         r.write("after %d" % i)
     assert joined(r, snap) == before
@@ -88,7 +89,7 @@ def test_window_selects_stamped_lines_and_marks_scan_points():
     with open(r.path(r.cur), "a") as f:
         f.write("no stamp here\n")
     fill(r, T0 + 200, 5)
-    snap = lu.snapshot(r)
+    snap = snapshot(r)
     got = joined(r, snap, T0 + 10, T0 + 19)
     lines = got.split(b"\n")[:-1]
     assert len(lines) == 10
@@ -108,7 +109,7 @@ def test_a_vanished_segment_fails_the_read():
     r = ring(2048, 4)
     for i in range(100):
         r.write("x %d" % i)
-    snap = lu.snapshot(r)
+    snap = snapshot(r)
     os.remove(r.path(snap[0][0]))
     support.raises(OSError, joined, r, snap)
 

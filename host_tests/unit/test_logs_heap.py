@@ -11,7 +11,7 @@ import hashlib
 import compat
 from diag import logupload as lu
 import support
-from test_logs_upload import Sink, get_log, settle, station, statuses
+from test_logs_upload import Sink, get_log, settle, snapshot, station, statuses
 
 LOG_BYTES = 1 << 20
 LIMIT_MPY = 16384      # the brief: a few kB, and at most 16 KB
@@ -74,7 +74,7 @@ async def upload_measured(window):
     base = mem()
     task = asyncio.create_task(sampler())
     r = await get_log(st, srv.url(), 77, **kw)
-    snap = lu.snapshot(st.log)
+    snap = snapshot(st.log)
     await settle(st)
     state["run"] = False
     await task
