@@ -23,6 +23,8 @@ import compat
 from drivers import upload
 from protocol.session import Offline
 
+LOG = "GetLog %d: %s %s %s"     # one format for all: each long string constant is a heap object
+
 
 def chunks(ring, snap, w, buf):
     """Yield the bytes of `snap` through `buf` (a piece is valid until the
@@ -49,7 +51,7 @@ def chunks(ring, snap, w, buf):
             while left > 0:
                 ln = (f.readline() if lo or hi else f.read(min(left, len(buf) - o)))[:left]
                 if not ln:
-                    raise OSError("log segment shrank")
+                    raise OSError("log shrank")
                 left -= len(ln)
                 t = ln[:19]
                 if not (lo or hi) or (len(ln) > 19 and ln[4] == ln[7] == 45 and ln[10] == 84 and ln[13] == 58
@@ -65,7 +67,7 @@ def chunks(ring, snap, w, buf):
                 else:
                     k += 1
                     if k % 64 == 0:
-                        yield b""
+                        yield bytes()
     if o:
         yield mv[:o]
 
@@ -83,14 +85,14 @@ class GetLog:
         st = self.st
         if req:
             lt = req["logType"]
-            ring = st.seclog if lt == "SecurityLog" else st.log
+            ring = st.seclog if lt[0] == "S" else st.log     # SecurityLog; else DiagnosticsLog
             # The bounds as the bytes a log line starts with (YYYY-MM-DDTHH:MM:SS;
             # None: open): fixed-width UTC stamps order like the times they
             # stand for, so lines compare unparsed. Clamped to the port's epoch
             # ..2100 (32-bit ports' gmtime).
             w = []
-            for k in ("oldestTimestamp", "latestTimestamp"):
-                t = compat.parse_iso(req["log"].get(k) or "")
+            for k in ("oldest", "latest"):     # +"Timestamp": short strings are no heap objects
+                t = compat.parse_iso(req["log"].get(k + "Timestamp") or "")
                 w.append(None if t is None else compat.iso(min(max(t, compat.EPOCH), 4102444800))[:19].encode())
             # Any entry in the window? Through a 1-byte buffer the first byte answers.
             for p in chunks(ring, [], w, bytearray(1)):
@@ -98,10 +100,10 @@ class GetLog:
                     break
                 await compat.sleep_ms(0)
             else:
-                st.log.write("GetLog %d: no %s entries in the window, rejected" % (req["requestId"], lt))
+                st.log.write(LOG % (req["requestId"], lt, "Rejected:", "no entries"))
                 return {"status": "Rejected"}
         t = self.task
-        on = t and not t.done() and self.last in (None, "Uploading")   # its final status is not decided yet
+        on = t and not t.done() and (self.last or "Uploading") == "Uploading"   # its final status is not decided yet
         if not req:
             return await self.send((self.last or "Uploading") if on else "Idle", self.rid if on else None)
         st.getlog = self    # an upload that ended during the scan may have unloaded the job
@@ -113,13 +115,13 @@ class GetLog:
         # <station>-<LogType>-<UTC YYYYMMDDTHHMMSSZ>.log, safe as a file name
         # (and inside a quoted multipart parameter).
         name = ""
-        for c in "%s-%s-%sZ.log" % (st.board["station"]["id"], lt,
-                                    compat.iso(compat.now())[:19].replace("-", "").replace(":", "")):
+        for c in "%s-%s-%s" % (st.board["station"]["id"], lt,
+                               compat.iso(compat.now())[:19].replace("-", "").replace(":", "") + "Z.log"):
             name += c if "a" <= c <= "z" or "A" <= c <= "Z" or "0" <= c <= "9" or c in "._-" else "_"
         self.rid = req["requestId"]
         self.last = None
         self.task = asyncio.create_task(run(self, req, ring, w, name))
-        st.log.write("GetLog %d: %s %s as %s" % (self.rid, lt, s, name))
+        st.log.write(LOG % (self.rid, lt, s, name))
         return {"status": s, "filename": name}
 
     async def send(self, s, rid, once=False):
@@ -133,15 +135,16 @@ class GetLog:
         if rid is not None:
             p["requestId"] = rid
         e = "offline"
+        a = "LogStatusNotification"
         for _ in range(600):
             try:
-                return await self.st.session.call("LogStatusNotification", p)
+                return await self.st.session.call(a, p)
             except Offline:
                 await compat.sleep_ms(500)
             except Exception as x:
                 e = x
                 break
-        self.st.log.write("LogStatusNotification %s %s not sent: %r" % (s, rid, e))
+        self.st.log.write("%s %s %s: %r" % (a, s, rid, e))
 
 
 async def run(g, req, ring, w, name):
@@ -162,13 +165,13 @@ async def run(g, req, ring, w, name):
     try:
         while g.canceled:
             o = g.canceled[0]
-            st.log.write("GetLog %d: canceled by GetLog %d" % (o, rid))
+            st.log.write(LOG % (o, "canceled", "by", rid))
             await g.send("AcceptedCanceled", o)
             g.canceled.pop(0)
         try:
             loc = upload.parse(req["log"]["remoteLocation"], name)
         except upload.Fail as e:
-            st.log.write("GetLog %d: %s: %s" % (rid, e.args[0], e.args[1]))
+            st.log.write(LOG % (rid, e.args[0], "-", e.args[1]))
             await g.send(e.args[0], rid, True)
             return
         await g.send("Uploading", rid, True)
@@ -191,23 +194,24 @@ async def run(g, req, ring, w, name):
                     ctx = compat.ssl_context(ca and st.config_path(ca))
                 await upload.send(loc, name, chunks(ring, snap, w, buf), size,
                                   (st.board.get("log") or {}).get("upload") == "POST", ctx)
-                st.log.write("GetLog %d: %s uploaded, %d bytes, attempt %d/%d" % (rid, name, size, a + 1, n))
                 s = "Uploaded"
-                break
+                why = "%d bytes" % size
             except Exception as e:
                 f = isinstance(e, upload.Fail) and len(e.args) == 2
-                if f:
-                    s, why = e.args
-                else:       # the network's or TLS's (MicroPython: a bad certificate is a ValueError)
-                    s = "UploadFailure"
-                    # refused, no route, unreachable, reset, timed out: not TLS's doing
-                    why = "%s to %s: %r" % ("TLS failure" if ctx and getattr(e, "errno", 0) not in (
-                        111, 113, 101, 104, 110) else "connection failed", loc[7], e)
+                # Else the network's or TLS's (MicroPython: a bad certificate
+                # is a ValueError, other TLS errors have negative errnos,
+                # CPython's are small): errno 100 and up (refused, no route,
+                # unreachable, reset, timed out) are no TLS failures.
+                s, why = e.args if f else (0, ("TLS failure to %s: %r" if ctx and not (isinstance(e, OSError) and (e.errno or 0) > 99)
+                                               else "connection failed to %s: %r") % (loc[7], e))
+                s = s or "UploadFailure"
                 if not f or s[0] == "P":        # network, TLS, PermissionDenied
                     st.seclog.write("log upload to %s: %s" % (pub, why))
             finally:
                 ring.release()
-            st.log.write("GetLog %d: attempt %d/%d to %s failed: %s" % (rid, a + 1, n, pub, why))
+            st.log.write(LOG % (rid, "try %d/%d" % (a + 1, n), pub, s + " " + why))
+            if s == "Uploaded":
+                break
         await g.send(s, rid, True)
     finally:
         g.busy = False

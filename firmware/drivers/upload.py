@@ -14,8 +14,8 @@ total size the caller counted before: it is never in RAM. Each piece is
 written and drained before the next is asked for.
 
 A refusal raises Fail(status, message), status being the
-LogStatusNotification one; socket and TLS errors pass through as they come
-(the caller logs them for security).
+LogStatusNotification one (false: UploadFailure); socket and TLS errors
+pass through as they come (the caller logs them for security).
 """
 import asyncio
 import binascii
@@ -101,28 +101,33 @@ async def _put(w, pieces):
 async def _cmd(r, w, cmd, ok):
     """Send an FTP command (if any), then read up to the reply: the first
     line with a status code (HTTP/1.x NNN or FTP NNN, not an FTP NNN- one)
-    that is in `ok` or final (>= 200). Other lines (an FTP reply's middle,
-    an HTTP 1xx and its headers) go by. Lines are read a byte at a time, so
-    none is ever longer than 512 bytes in RAM; a longer one or the end of
-    the stream is an OSError. Fail unless the code is in `ok`:
-    PermissionDenied for refused credentials."""
+    whose first digit is in `ok` or that is final (>= 200). Other lines (an
+    FTP reply's middle, an HTTP 1xx and its headers) go by. Lines are read
+    a byte at a time, so none is ever longer than 512 bytes in RAM; a longer
+    one or the end of the stream is an OSError. Fail unless the code's first
+    digit is in `ok`, with PermissionDenied for refused credentials (else a
+    false status: UploadFailure). The reply line, as str.
+
+    Constants here are short strings and ints on purpose: a str longer than
+    10 characters, any bytes or tuple constant is an object of its own on
+    the heap (~80 bytes each while the module is loaded)."""
     if cmd:
         await _put(w, ((cmd + "\r\n").encode(),))
     while True:
-        ln = b""
-        while ln[-1:] != b"\n":
+        ln = bytes()
+        while not ln or ln[-1] != 10:
             c = await asyncio.wait_for(r.read(1), 30)
             if not c or len(ln) > 512:
                 raise OSError(104)      # as if reset: closed early, or not a reply
             ln += c
-        c = ln[9:] if ln[:5] == b"HTTP/" else ln
-        if c[:3].isdigit() and c[3:4] != b"-":
-            c = int(c[:3])
-            if c in ok or c > 199:
-                break
-    if c not in ok:     # cmd[:4]: a PASS never shows its argument
-        raise Fail("PermissionDenied" if c in (401, 403, 530, 532) else "UploadFailure",
-                   ("HTTP %d" if ln[:5] == b"HTTP/" else "FTP %d after " + cmd[:4]) % c)
+        ln = ln.decode()
+        c = ln[9:] if ln[:5] == "HTTP/" else ln
+        if c[:3].isdigit() and c[3] != "-" and (c[0] in ok or c[0] > "1"):
+            break
+    if c[0] not in ok:      # cmd[:4]: a PASS never shows its argument
+        c = int(c[:3])
+        raise Fail(c in (401, 403, 530, 532) and "PermissionDenied",
+                   ("HTTP %d" if ln[0] == "H" else "FTP %d to " + cmd[:4]) % c)
     return ln
 
 
@@ -138,45 +143,47 @@ async def send(loc, name, body, size, post, ctx):
         if not IS_MPY:
             w.transport.set_write_buffer_limits(4096)   # drain() waits above it: a short queue
         if s == "ftp":
-            await _cmd(r, w, "", (220,))
+            await _cmd(r, w, "", "2")
             if u is None:
-                u, pw = "anonymous", "anonymous@"
-            if (await _cmd(r, w, "USER " + u, (230, 331)))[:3] == b"331":
-                await _cmd(r, w, "PASS " + pw, (230, 202))
-            await _cmd(r, w, "TYPE I", (200,))
-            ln = await _cmd(r, w, "PASV", (227,))
+                u = "anonymous"
+                pw = u + "@"
+            if (await _cmd(r, w, "USER " + u, "23"))[0] == "3":     # 331: a password is wanted
+                await _cmd(r, w, "PASS " + pw, "2")
+            await _cmd(r, w, "TYPE I", "2")
             # 227 ... (h1,h2,h3,h4,p1,p2): the data goes to the control
             # connection's host, not the one named (no FTP bounce, NAT works).
-            a, b = ln[ln.index(b"(") + 1:ln.index(b")")].split(b",")[4:]
+            a, b = (await _cmd(r, w, "PASV", "2")).split("(")[1].split(")")[0].split(",")[4:]
             d = (await asyncio.wait_for(asyncio.open_connection(h, int(a) * 256 + int(b)), 30))[1]
-            await _cmd(r, w, "STOR " + t, (125, 150))
+            await _cmd(r, w, "STOR " + t, "1")
             await _put(d, body)
             d.close()
             await asyncio.wait_for(d.wait_closed(), 30)      # EOF ends the file
-            await _cmd(r, w, "", (226, 250))
-            w.write(b"QUIT\r\n")
+            await _cmd(r, w, "", "2")
+            w.write("QUIT\r\n".encode())
             return
-        pre = tail = b""
+        pre = tail = bytes()
         ct = "text/plain"
         if post:
             b = "ocpp" + binascii.hexlify(urandom(8)).decode()
             pre = ('--%s\r\nContent-Disposition: form-data; name="uploadedfile"; filename="%s"\r\n'
                    'Content-Type: text/plain\r\n\r\n' % (b, name)).encode()
-            tail = ("\r\n--%s--\r\n" % b).encode()
+            tail = ("\r\n--" + b + "--\r\n").encode()
             ct = "multipart/form-data; boundary=" + b
             t = p
-        hd = "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\nContent-Type: %s\r\nContent-Length: %d\r\n" % (
-            "POST" if post else "PUT", t, hp, ct, size + len(pre) + len(tail))
-        if u is not None:
-            hd += "Authorization: Basic %s\r\n" % binascii.b2a_base64((u + ":" + pw).encode()).decode()[:-1]
+        hd = ("%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\nContent-Type: %s\r\nContent-Length: %d\r\n%s\r\n" % (
+            "POST" if post else "PUT", t, hp, ct, size + len(pre) + len(tail), "" if u is None else
+            "Authorization: Basic " + binascii.b2a_base64((u + ":" + pw).encode()).decode()[:-1] + "\r\n")
+            ).encode() + pre
         e = None
         try:
-            for x in (((hd + "\r\n").encode() + pre,), body, (tail,)):
-                await _put(w, x)
+            await _put(w, (hd,))
+            hd = pre = None     # not held while the body goes
+            await _put(w, body)
+            await _put(w, (tail,))
         except OSError as x:
             e = x       # the server may have answered early (401) and closed
         try:
-            await _cmd(r, w, "", range(200, 300))
+            await _cmd(r, w, "", "2")
         except OSError:
             if e:
                 raise e

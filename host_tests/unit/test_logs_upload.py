@@ -248,7 +248,7 @@ def test_N01_FR05_no_entry_in_the_window_is_rejected_without_filename():
         r = await get_log(st, "http://127.0.0.1:1/", 3, oldestTimestamp="2099-01-01T00:00:00Z")
         assert r == {"status": "Rejected"}
         assert st.getlog is None and statuses(st) == []
-        assert _tail(st).endswith("GetLog 3: no DiagnosticsLog entries in the window, rejected\n")
+        assert _tail(st).endswith("GetLog 3: DiagnosticsLog Rejected: no entries\n")
         r = await get_log(st, "http://127.0.0.1:1/", 4, log_type="SecurityLog",
                           latestTimestamp="2001-01-01T00:00:00Z")
         assert r == {"status": "Rejected"}
@@ -386,7 +386,7 @@ def test_canceled_uploads_do_not_pile_up_in_memory():
         marks = []
         for i in range(40):
             await get_log(st, "http://127.0.0.1:1/x", i + 1, retries=1, retryInterval=60)
-            while "GetLog %d: attempt 1/2" % (i + 1) not in _tail(st):
+            while "GetLog %d: try 1/2" % (i + 1) not in _tail(st):
                 await compat.sleep_ms(5)
             st.sent[:] = []
             if i in (9, 39):
