@@ -15,9 +15,9 @@ def attach(station):
     async def job(req=None):
         """GetLog(req), or the trigger (no req); then unload unless an upload runs."""
         from diag import logupload
-        g = station.getlog = station.getlog or logupload.GetLog(station)
-        r = await g.get_log(req)
-        if g.task is None or g.task.done():
+        r = await logupload.get_log(station, req)
+        t = station.getlog[0]     # the upload's task (diag/logupload.py _TASK)
+        if t is None or t.done():
             unload(station)
         return r
 
@@ -25,10 +25,12 @@ def attach(station):
     station.session.triggers["LogStatusNotification"] = job
 
 
-def unload(station):
-    """Forget the job's state and modules (no upload runs): the next request imports them again."""
-    station.getlog = None
-    for name in _JOB:
+def unload(station, names=_JOB):
+    """Forget the job's state and modules (no upload runs): the next request
+    imports them again. With no station, only drop the modules `names`."""
+    if station:
+        station.getlog = None
+    for name in names:
         if sys.modules.pop(name, None) is not None:
             pkg, _, mod = name.partition(".")
             p = sys.modules.get(pkg)

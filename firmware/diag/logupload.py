@@ -1,8 +1,10 @@
 """N01 GetLog: the upload job, its state and its LogStatusNotifications.
 
 Loaded at the first GetLog or TriggerMessage(LogStatusNotification), not at
-boot (diag/getlog.py only registers the handlers), and with it
-drivers/upload.py; both are dropped again when no upload runs.
+boot (diag/getlog.py only registers the handlers); drivers/upload.py only
+once the upload task runs, after the GetLog response went out, so the two
+modules never add to the heap a request's handling needs. Both are dropped
+again when no upload runs.
 
 Accepted (with a filename) when the log holds an entry in the window,
 Rejected otherwise. The upload task sends Uploading, then Uploaded or the
@@ -20,7 +22,7 @@ import asyncio
 import os
 
 import compat
-from drivers import upload
+from compat import const
 from protocol.session import Offline
 
 LOG = "GetLog %d: %s %s %s"     # one format for all: each long string constant is a heap object
@@ -72,79 +74,84 @@ def chunks(ring, snap, w, buf):
         yield mv[:o]
 
 
-class GetLog:
-    def __init__(self, st):
-        self.st = st
-        self.task = self.rid = self.last = None   # the latest upload, its requestId, its last status
-        self.busy = False       # a job runs (or, canceled, still unwinds)
-        self.canceled = []      # requestIds whose AcceptedCanceled is still to send
+# The job's state: a list in station.getlog while loaded (a class and its
+# __init__ would cost ~350 bytes of heap more).
+_TASK = const(0)        # the latest upload's task
+_RID = const(1)         # its requestId
+_LAST = const(2)        # the last status sent for it
+_BUSY = const(3)        # a job runs (or, canceled, still unwinds)
+_CANCELED = const(4)    # requestIds whose AcceptedCanceled is still to send
+_ST = const(5)          # the station
 
-    async def get_log(self, req=None):
-        """GetLog(req), or without one TriggerMessage(LogStatusNotification):
-        the current status, or Idle."""
-        st = self.st
-        if req:
-            lt = req["logType"]
-            ring = st.seclog if lt[0] == "S" else st.log     # SecurityLog; else DiagnosticsLog
-            # The bounds as the bytes a log line starts with (YYYY-MM-DDTHH:MM:SS;
-            # None: open): fixed-width UTC stamps order like the times they
-            # stand for, so lines compare unparsed. Clamped to the port's epoch
-            # ..2100 (32-bit ports' gmtime).
-            w = []
-            for k in ("oldest", "latest"):     # +"Timestamp": short strings are no heap objects
-                t = compat.parse_iso(req["log"].get(k + "Timestamp") or "")
-                w.append(None if t is None else compat.iso(min(max(t, compat.EPOCH), 4102444800))[:19].encode())
-            # Any entry in the window? Through a 1-byte buffer the first byte answers.
-            for p in chunks(ring, [], w, bytearray(1)):
-                if p:
-                    break
-                await compat.sleep_ms(0)
-            else:
-                st.log.write(LOG % (req["requestId"], lt, "Rejected:", "no entries"))
-                return {"status": "Rejected"}
-        t = self.task
-        on = t and not t.done() and (self.last or "Uploading") == "Uploading"   # its final status is not decided yet
-        if not req:
-            return await self.send((self.last or "Uploading") if on else "Idle", self.rid if on else None)
-        st.getlog = self    # an upload that ended during the scan may have unloaded the job
-        s = "Accepted"
-        if on:
-            t.cancel()
-            self.canceled.append(self.rid)
-            s = "AcceptedCanceled"
-        # <station>-<LogType>-<UTC YYYYMMDDTHHMMSSZ>.log, safe as a file name
-        # (and inside a quoted multipart parameter).
-        name = ""
-        for c in "%s-%s-%s" % (st.board["station"]["id"], lt,
-                               compat.iso(compat.now())[:19].replace("-", "").replace(":", "") + "Z.log"):
-            name += c if "a" <= c <= "z" or "A" <= c <= "Z" or "0" <= c <= "9" or c in "._-" else "_"
-        self.rid = req["requestId"]
-        self.last = None
-        self.task = asyncio.create_task(run(self, req, ring, w, name))
-        st.log.write(LOG % (self.rid, lt, s, name))
-        return {"status": s, "filename": name}
 
-    async def send(self, s, rid, once=False):
-        """One LogStatusNotification (`once`: a status of the running upload,
-        sent only when it changes); waits up to 300 s for the connection."""
-        if once:
-            if self.last == s:
-                return
-            self.last = s
-        p = {"status": s}
-        if rid is not None:
-            p["requestId"] = rid
-        e = "offline"
-        a = "LogStatusNotification"
-        for _ in range(600):
-            try:
-                return await self.st.session.call(a, p)
-            except Offline:
-                await compat.sleep_ms(500)
-            except Exception as x:
-                e = x
+async def get_log(st, req=None):
+    """GetLog(req), or without one TriggerMessage(LogStatusNotification):
+    the current status, or Idle."""
+    g = st.getlog = st.getlog or [None, None, None, False, [], st]
+    if req:
+        lt = req["logType"]
+        ring = st.seclog if lt[0] == "S" else st.log     # SecurityLog; else DiagnosticsLog
+        # The bounds as the bytes a log line starts with (YYYY-MM-DDTHH:MM:SS;
+        # None: open): fixed-width UTC stamps order like the times they
+        # stand for, so lines compare unparsed. Clamped to the port's epoch
+        # ..2100 (32-bit ports' gmtime).
+        w = []
+        for k in ("oldest", "latest"):     # +"Timestamp": short strings are no heap objects
+            t = compat.parse_iso(req["log"].get(k + "Timestamp") or "")
+            w.append(None if t is None else compat.iso(min(max(t, compat.EPOCH), 4102444800))[:19].encode())
+        # Any entry in the window? Through a 1-byte buffer the first byte answers.
+        for p in chunks(ring, [], w, bytearray(1)):
+            if p:
                 break
-        self.st.log.write("%s %s %s: %r" % (a, s, rid, e))
+            await compat.sleep_ms(0)
+        else:
+            st.log.write(LOG % (req["requestId"], lt, "Rejected:", "no entries"))
+            st.getlog = g
+            return {"status": "Rejected"}
+    st.getlog = g    # an upload that ended during the scan may have unloaded the job
+    t = g[_TASK]
+    on = t and not t.done() and (g[_LAST] or "Uploading") == "Uploading"   # its final status is not decided yet
+    if not req:
+        return await send(g, (g[_LAST] or "Uploading") if on else "Idle", g[_RID] if on else None)
+    s = "Accepted"
+    if on:
+        t.cancel()
+        g[_CANCELED].append(g[_RID])
+        s = "AcceptedCanceled"
+    # <station>-<LogType>-<UTC YYYYMMDDTHHMMSSZ>.log, safe as a file name
+    # (and inside a quoted multipart parameter).
+    name = ""
+    for c in "%s-%s-%s" % (st.board["station"]["id"], lt,
+                           compat.iso(compat.now())[:19].replace("-", "").replace(":", "") + "Z.log"):
+        name += c if "a" <= c <= "z" or "A" <= c <= "Z" or "0" <= c <= "9" or c in "._-" else "_"
+    g[_RID] = req["requestId"]
+    g[_LAST] = None
+    g[_TASK] = asyncio.create_task(run(g, req, ring, w, name))
+    st.log.write(LOG % (g[_RID], lt, s, name))
+    return {"status": s, "filename": name}
+
+
+async def send(g, s, rid, once=False):
+    """One LogStatusNotification (`once`: a status of the running upload,
+    sent only when it changes); waits up to 300 s for the connection."""
+    if once:
+        if g[_LAST] == s:
+            return
+        g[_LAST] = s
+    p = {"status": s}
+    if rid is not None:
+        p["requestId"] = rid
+    e = "offline"
+    a = "LogStatusNotification"
+    for _ in range(600):
+        try:
+            return await g[_ST].session.call(a, p)
+        except Offline:
+            await compat.sleep_ms(500)
+        except Exception as x:
+            e = x
+            break
+    g[_ST].log.write("%s %s %s: %r" % (a, s, rid, e))
 
 
 async def run(g, req, ring, w, name):
@@ -155,35 +162,37 @@ async def run(g, req, ring, w, name):
     It never holds the task it replaced: on MicroPython a coroutine's frame
     can keep a reference after the variable is cleared (measured: passing
     the old task on through one more call leaked every canceled upload,
-    chained to the next). It waits on g.busy, which a canceled job clears
-    as it unwinds, and takes the old requestIds from g.canceled."""
-    st = g.st
+    chained to the next). It waits on g[_BUSY], which a canceled job
+    clears as it unwinds, and takes the old requestIds from g[_CANCELED]."""
+    from diag import getlog
+    from drivers import upload      # here, not at the top: not loaded while the request is answered
+    st = g[_ST]
     rid = req["requestId"]
-    while g.busy:               # a canceled job still closing its connection
+    while g[_BUSY]:               # a canceled job still closing its connection
         await compat.sleep_ms(10)
-    g.busy = True
+    g[_BUSY] = True
     try:
-        while g.canceled:
-            o = g.canceled[0]
+        while g[_CANCELED]:
+            o = g[_CANCELED][0]
             st.log.write(LOG % (o, "canceled", "by", rid))
-            await g.send("AcceptedCanceled", o)
-            g.canceled.pop(0)
+            await send(g, "AcceptedCanceled", o)
+            g[_CANCELED].pop(0)
         try:
             loc = upload.parse(req["log"]["remoteLocation"], name)
         except upload.Fail as e:
             st.log.write(LOG % (rid, e.args[0], "-", e.args[1]))
-            await g.send(e.args[0], rid, True)
+            await send(g, e.args[0], rid, True)
             return
-        await g.send("Uploading", rid, True)
+        await send(g, "Uploading", rid, True)
         pub = "%s://%s%s" % (loc[0], loc[7], loc[5])   # no credentials: for logs
         n = 1 + max(0, req.get("retries", 0))
-        buf = bytearray(1024)
         for a in range(n):
             if a:
                 await compat.sleep_ms(min(max(0, req.get("retryInterval", 30)), 86400) * 1000)
             ring.hold()
             ctx = None
             try:
+                buf = bytearray(1024)   # held only while an attempt runs
                 snap = []
                 size = 0
                 for p in chunks(ring, snap, w, buf):
@@ -202,19 +211,23 @@ async def run(g, req, ring, w, name):
                 # is a ValueError, other TLS errors have negative errnos,
                 # CPython's are small): errno 100 and up (refused, no route,
                 # unreachable, reset, timed out) are no TLS failures.
-                s, why = e.args if f else (0, ("TLS failure to %s: %r" if ctx and not (isinstance(e, OSError) and (e.errno or 0) > 99)
-                                               else "connection failed to %s: %r") % (loc[7], e))
+                s, why = e.args if f else (0, "%s failure to %s: %r" % (
+                    "TLS" if ctx and not (isinstance(e, OSError) and (e.errno or 0) > 99) else "connection", loc[7], e))
                 s = s or "UploadFailure"
                 if not f or s[0] == "P":        # network, TLS, PermissionDenied
-                    st.seclog.write("log upload to %s: %s" % (pub, why))
+                    st.seclog.write(LOG % (rid, pub, s, why))
             finally:
                 ring.release()
+                buf = None
             st.log.write(LOG % (rid, "try %d/%d" % (a + 1, n), pub, s + " " + why))
             if s == "Uploaded":
                 break
-        await g.send(s, rid, True)
+        # The final status needs no upload code: it goes first (the
+        # LogStatusNotification's own heap comes on top of what is loaded).
+        upload = None
+        getlog.unload(None, getlog._JOB[1:])
+        await send(g, s, rid, True)
     finally:
-        g.busy = False
-        if g.task is asyncio.current_task() and st.getlog is g:
-            from diag import getlog
+        g[_BUSY] = False
+        if g[_TASK] is asyncio.current_task() and st.getlog is g:
             getlog.unload(st)

@@ -41,11 +41,7 @@ def parse(url, name):
             if c <= " " or c == "\x7f":
                 raise ValueError
         a = url[i + 3:].split("#")[0]
-        j = len(a)
-        for c in "/?":
-            k = a.find(c)
-            if 0 <= k < j:
-                j = k
+        j = min((a + "/").find("/"), (a + "?").find("?"))     # the authority ends there
         a, p = a[:j], a[j:]
         if p[:1] != "/":
             p = "/" + p
@@ -92,10 +88,12 @@ async def _put(w, pieces):
         # MicroPython's Stream.write copies what the socket does not take at
         # once; CPython's transport may keep the object, so it gets a copy.
         w.write(p if IS_MPY else bytes(p))
-        # CPython's drain() returns at once below the high-water mark: a
-        # wait_for there would only leave a cancelled timer in the loop.
-        await (asyncio.sleep(0) if not IS_MPY and w.transport.get_write_buffer_size() < 4096
-               else asyncio.wait_for(w.drain(), 30))
+        # With nothing queued (MicroPython: Stream.out_buf; CPython: below
+        # the high-water mark) drain() would not wait, and a wait_for
+        # around it would cost a task (MicroPython) or leave a cancelled
+        # timer in the loop (CPython): then only let the other tasks run.
+        await (asyncio.wait_for(w.drain(), 30) if (w.out_buf if IS_MPY else
+               w.transport.get_write_buffer_size() >= 4096) else asyncio.sleep(0))
 
 
 async def _cmd(r, w, cmd, ok):
