@@ -28,9 +28,9 @@ from protocol.session import Offline
 LOG = "GetLog %d: %s %s %s"     # one format for all: each long string constant is a heap object
 
 
-def chunks(ring, snap, w, buf):
-    """Yield the bytes of `snap` through `buf` (a piece is valid until the
-    next): full buffers, the last one shorter. Without a window (w = [None,
+def chunks(ring, snap, w, n):
+    """Yield the bytes of `snap` through a buffer of `n` bytes (a piece is
+    valid until the next): full buffers, the last one shorter. Without a window (w = [None,
     None]) all of it; with one, its stamped lines only, read a line at a
     time, and an empty piece every 64 lines skipped so a scan for a narrow
     window lets the other tasks run. A segment that vanished or shrank
@@ -39,6 +39,7 @@ def chunks(ring, snap, w, buf):
     `snap`, when empty, is first filled with the ring's [(segment, byte
     length)] as they are now, oldest first: what an attempt reads, both
     passes alike."""
+    buf = bytearray(n)      # made at the first piece: an upload's, once connected
     if not snap:
         for n in ring.segments():
             try:
@@ -100,7 +101,7 @@ async def get_log(st, req=None):
             t = compat.parse_iso(req["log"].get(k + "Timestamp") or "")
             w.append(None if t is None else compat.iso(min(max(t, compat.EPOCH), 4102444800))[:19].encode())
         # Any entry in the window? Through a 1-byte buffer the first byte answers.
-        for p in chunks(ring, [], w, bytearray(1)):
+        for p in chunks(ring, [], w, 1):
             if p:
                 break
             await compat.sleep_ms(0)
@@ -168,6 +169,10 @@ async def run(g, req, ring, w, name):
     from drivers import upload      # here, not at the top: not loaded while the request is answered
     st = g[_ST]
     rid = req["requestId"]
+    url = req["log"]["remoteLocation"]
+    n = 1 + max(0, req.get("retries", 0))
+    iv = min(max(0, req.get("retryInterval", 30)), 86400) * 1000
+    req = None      # the request is not held through the upload
     while g[_BUSY]:               # a canceled job still closing its connection
         await compat.sleep_ms(10)
     g[_BUSY] = True
@@ -178,30 +183,28 @@ async def run(g, req, ring, w, name):
             await send(g, "AcceptedCanceled", o)
             g[_CANCELED].pop(0)
         try:
-            loc = upload.parse(req["log"]["remoteLocation"], name)
+            loc = upload.parse(url, name)
         except upload.Fail as e:
             st.log.write(LOG % (rid, e.args[0], "-", e.args[1]))
             await send(g, e.args[0], rid, True)
             return
         await send(g, "Uploading", rid, True)
         pub = "%s://%s%s" % (loc[0], loc[7], loc[5])   # no credentials: for logs
-        n = 1 + max(0, req.get("retries", 0))
         for a in range(n):
             if a:
-                await compat.sleep_ms(min(max(0, req.get("retryInterval", 30)), 86400) * 1000)
+                await compat.sleep_ms(iv)
             ring.hold()
             ctx = None
             try:
-                buf = bytearray(1024)   # held only while an attempt runs
                 snap = []
                 size = 0
-                for p in chunks(ring, snap, w, buf):
+                for p in chunks(ring, snap, w, 256):    # a count: a smaller buffer does
                     size += len(p)
                     await compat.sleep_ms(0)
                 if loc[0] == "https":
                     ca = st.board["csms"].get("ca")
                     ctx = compat.ssl_context(ca and st.config_path(ca))
-                await upload.send(loc, name, chunks(ring, snap, w, buf), size,
+                await upload.send(loc, name, chunks(ring, snap, w, 1024), size,
                                   (st.board.get("log") or {}).get("upload") == "POST", ctx)
                 s = "Uploaded"
                 why = "%d bytes" % size
@@ -218,7 +221,6 @@ async def run(g, req, ring, w, name):
                     st.seclog.write(LOG % (rid, pub, s, why))
             finally:
                 ring.release()
-                buf = None
             st.log.write(LOG % (rid, "try %d/%d" % (a + 1, n), pub, s + " " + why))
             if s == "Uploaded":
                 break

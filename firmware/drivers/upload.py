@@ -20,7 +20,7 @@ pass through as they come (the caller logs them for security).
 import asyncio
 import binascii
 
-from compat import IS_MPY, urandom
+from compat import IS_MPY, sleep_ms, urandom
 
 PORTS = {"http": 80, "https": 443, "ftp": 21}
 Fail = RuntimeError     # not a class of its own: a class costs heap; nothing else here raises it
@@ -83,19 +83,6 @@ def parse(url, name):
             ("[%s]" % h if ":" in h else h) + ("" if n == PORTS[s] else ":%d" % n))
 
 
-async def _put(w, pieces):
-    for p in pieces:
-        # MicroPython's Stream.write copies what the socket does not take at
-        # once; CPython's transport may keep the object, so it gets a copy.
-        w.write(p if IS_MPY else bytes(p))
-        # With nothing queued (MicroPython: Stream.out_buf; CPython: below
-        # the high-water mark) drain() would not wait, and a wait_for
-        # around it would cost a task (MicroPython) or leave a cancelled
-        # timer in the loop (CPython): then only let the other tasks run.
-        await (asyncio.wait_for(w.drain(), 30) if (w.out_buf if IS_MPY else
-               w.transport.get_write_buffer_size() >= 4096) else asyncio.sleep(0))
-
-
 async def _cmd(r, w, cmd, ok):
     """Send an FTP command (if any), then read up to the reply: the first
     line with a status code (HTTP/1.x NNN or FTP NNN, not an FTP NNN- one)
@@ -110,11 +97,22 @@ async def _cmd(r, w, cmd, ok):
     10 characters, any bytes or tuple constant is an object of its own on
     the heap (~80 bytes each while the module is loaded)."""
     if cmd:
-        await _put(w, ((cmd + "\r\n").encode(),))
+        w.write((cmd + "\r\n").encode())
+        await asyncio.wait_for(w.drain(), 30)
     while True:
         ln = bytes()
         while not ln or ln[-1] != 10:
-            c = await asyncio.wait_for(r.read(1), 30)
+            # MicroPython: the socket itself, polled every 20 ms for 30 s; a
+            # wait_for holds ~1.1 KB of tasks while the server thinks.
+            c = None
+            k = 1500
+            while c is None:
+                c = r.s.read(1) if IS_MPY else await asyncio.wait_for(r.read(1), 30)
+                if c is None:
+                    k -= 1
+                    if not k:
+                        raise OSError(110)
+                    await sleep_ms(20)
             if not c or len(ln) > 512:
                 raise OSError(104)      # as if reset: closed early, or not a reply
             ln += c
@@ -136,10 +134,9 @@ async def send(loc, name, body, size, post, ctx):
     the URL. `ctx`: the TLS context for https."""
     s, h, n, u, pw, p, t, hp = loc
     r, w = await asyncio.wait_for(asyncio.open_connection(h, n, ssl=ctx, server_hostname=ctx and h), 30)
-    d = w                   # the FTP data connection, once open: both get closed
+    d = w                   # where the body goes: the FTP data connection, once open
     try:
-        if not IS_MPY:
-            w.transport.set_write_buffer_limits(4096)   # drain() waits above it: a short queue
+        hd = tail = bytes()
         if s == "ftp":
             await _cmd(r, w, "", "2")
             if u is None:
@@ -153,43 +150,61 @@ async def send(loc, name, body, size, post, ctx):
             a, b = (await _cmd(r, w, "PASV", "2")).split("(")[1].split(")")[0].split(",")[4:]
             d = (await asyncio.wait_for(asyncio.open_connection(h, int(a) * 256 + int(b)), 30))[1]
             await _cmd(r, w, "STOR " + t, "1")
-            await _put(d, body)
-            d.close()
-            await asyncio.wait_for(d.wait_closed(), 30)      # EOF ends the file
-            await _cmd(r, w, "", "2")
-            w.write("QUIT\r\n".encode())
-            return
-        pre = tail = bytes()
-        ct = "text/plain"
-        if post:
-            b = "ocpp" + binascii.hexlify(urandom(8)).decode()
-            pre = ('--%s\r\nContent-Disposition: form-data; name="uploadedfile"; filename="%s"\r\n'
-                   'Content-Type: text/plain\r\n\r\n' % (b, name)).encode()
-            tail = ("\r\n--" + b + "--\r\n").encode()
-            ct = "multipart/form-data; boundary=" + b
-            t = p
-        hd = ("%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\nContent-Type: %s\r\nContent-Length: %d\r\n%s\r\n" % (
-            "POST" if post else "PUT", t, hp, ct, size + len(pre) + len(tail), "" if u is None else
-            "Authorization: Basic " + binascii.b2a_base64((u + ":" + pw).encode()).decode()[:-1] + "\r\n")
-            ).encode() + pre
+        else:
+            ct = "text/plain"
+            if post:
+                b = "ocpp" + binascii.hexlify(urandom(8)).decode()
+                hd = ('--%s\r\nContent-Disposition: form-data; name="uploadedfile"; filename="%s"\r\n'
+                      'Content-Type: text/plain\r\n\r\n' % (b, name)).encode()
+                tail = ("\r\n--" + b + "--\r\n").encode()
+                ct = "multipart/form-data; boundary=" + b
+                t = p
+            hd = ("%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\nContent-Type: %s\r\nContent-Length: %d\r\n"
+                  "%s\r\n" % ("POST" if post else "PUT", t, hp, ct, size + len(hd) + len(tail), "" if u is None else
+                               "Authorization: Basic " + binascii.b2a_base64((u + ":" + pw).encode()).decode()[:-1] +
+                               "\r\n")).encode() + hd
+        if not IS_MPY:
+            d.transport.set_write_buffer_limits(4096)   # drain() waits above it: a short queue
+        # The request head (HTTP), the body, the multipart end (POST); for
+        # FTP the body alone, on the data connection.
         e = None
         try:
-            await _put(w, (hd,))
-            hd = pre = None     # not held while the body goes
-            await _put(w, body)
-            await _put(w, (tail,))
+            for x in ((hd,), body, (tail,)):
+                for p in x:
+                    # MicroPython's Stream.write copies what the socket does
+                    # not take at once; CPython's transport may keep the
+                    # object, so it gets a copy.
+                    d.write(p if IS_MPY else bytes(p))
+                    # With nothing queued (MicroPython: Stream.out_buf;
+                    # CPython: below the high-water mark) drain() would not
+                    # wait, and a wait_for around it would cost a task
+                    # (MicroPython) or leave a cancelled timer in the loop
+                    # (CPython): then only let the other tasks run.
+                    await (asyncio.wait_for(d.drain(), 30) if (d.out_buf if IS_MPY else
+                           d.transport.get_write_buffer_size() >= 4096) else asyncio.sleep(0))
+                hd = None       # not held while the body goes
         except OSError as x:
-            e = x       # the server may have answered early (401) and closed
+            e = x       # the server may have answered early (HTTP 401) and closed
+        if d is not w:      # FTP: EOF ends the file
+            d.close()
+            await (d.wait_closed() if IS_MPY else asyncio.wait_for(d.wait_closed(), 30))
         try:
-            await _cmd(r, w, "", "2")
+            await _cmd(r, w, "", "2")       # the HTTP status, FTP's 226
         except OSError:
-            if e:
-                raise e
-            raise
+            if not e:
+                raise
+        if e:       # never a success when the body did not go out whole
+            raise e
+        if d is not w:
+            w.write("QUIT\r\n".encode())
     finally:
         for x in (d, w):
             x.close()
             try:
-                await asyncio.wait_for(x.wait_closed(), 5)
+                # MicroPython's closes the socket at once: a wait_for around
+                # it would only cost ~1.1 KB of tasks. CPython's waits for
+                # the queue to go out.
+                await (x.wait_closed() if IS_MPY else asyncio.wait_for(x.wait_closed(), 5))
             except Exception:
                 pass
+

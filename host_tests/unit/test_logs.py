@@ -41,7 +41,7 @@ def win(lo=None, hi=None):
 
 def joined(r, snap, lo=None, hi=None):
     out = b""
-    for p in lu.chunks(r, snap, win(lo, hi), bytearray(100)):
+    for p in lu.chunks(r, snap, win(lo, hi), 100):
         out += bytes(p)
     return out
 
@@ -96,7 +96,7 @@ def test_window_selects_stamped_lines_and_marks_scan_points():
     assert lines[0].startswith(stamp(T0 + 10).encode()) and lines[0].endswith(b"entry 10")
     assert lines[-1].endswith(b"entry 19")
     # Scanning 190 lines outside the window hands back empty pieces to yield on.
-    pieces = [bytes(p) for p in lu.chunks(r, snap, win(T0 + 10, T0 + 19), bytearray(100))]
+    pieces = [bytes(p) for p in lu.chunks(r, snap, win(T0 + 10, T0 + 19), 100)]
     assert pieces.count(b"") >= 2
     # Lines go out in full buffers: a piece is only shorter at the end.
     full = [p for p in pieces if p]

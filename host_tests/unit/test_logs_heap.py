@@ -36,7 +36,7 @@ def fill_1mb(st):
 
 def digest(st, snap):
     sha = hashlib.sha256()
-    for p in lu.chunks(st.log, snap, [None, None], bytearray(1024)):
+    for p in lu.chunks(st.log, snap, [None, None], 1024):
         sha.update(p)
     return binascii.hexlify(sha.digest()).decode()
 
@@ -104,7 +104,7 @@ def test_1mb_upload_with_a_window_streams_line_by_line():
         st, snap, req, rise, samples = await upload_measured(True)
         assert req[3] == LOG_BYTES      # the old lines only, not the station's own
         sha = hashlib.sha256()
-        for p in lu.chunks(st.log, snap[:2], [None, None], bytearray(1024)):
+        for p in lu.chunks(st.log, snap[:2], [None, None], 1024):
             sha.update(p)
         assert req[4] == binascii.hexlify(sha.digest()).decode()
         print("1 MB log, window: %d bytes uploaded, heap rise %d bytes (%d samples)" % (req[3], rise, samples))

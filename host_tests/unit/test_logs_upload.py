@@ -202,14 +202,14 @@ def statuses(st):
 def seclog(st):
     # Imported here, not held by this module: the station unloads the job when idle.
     from diag import logupload as lu
-    return b"".join(bytes(p) for p in lu.chunks(st.seclog, [], [None, None], bytearray(512)))
+    return b"".join(bytes(p) for p in lu.chunks(st.seclog, [], [None, None], 512))
 
 
 def snapshot(ring):
     """The ring's snapshot as an attempt takes it: chunks() fills an empty list."""
     from diag import logupload as lu
     snap = []
-    for _ in lu.chunks(ring, snap, [None, None], bytearray(1)):
+    for _ in lu.chunks(ring, snap, [None, None], 1):
         break
     return snap
 
