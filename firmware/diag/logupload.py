@@ -30,11 +30,11 @@ LOG = "GetLog %d: %s %s %s"     # one format for all: each long string constant 
 
 def chunks(ring, snap, w, n):
     """Yield the bytes of `snap` through a buffer of `n` bytes (a piece is
-    valid until the next): full buffers, the last one shorter. Without a window (w = [None,
-    None]) all of it; with one, its stamped lines only, read a line at a
-    time, and an empty piece every 64 lines skipped so a scan for a narrow
-    window lets the other tasks run. A segment that vanished or shrank
-    raises OSError.
+    valid until the next): full buffers, the last one shorter. Without a
+    window (w = [None, None]) all of it; with one, its stamped lines only,
+    read a line at a time, and an empty piece every 64 lines skipped so a
+    scan for a narrow window lets the other tasks run. A segment that
+    vanished or shrank raises OSError.
 
     `snap`, when empty, is first filled with the ring's [(segment, byte
     length)] as they are now, oldest first: what an attempt reads, both

@@ -5,8 +5,8 @@ that code loaded already). Same code on MicroPython and CPython.
 Every function costs heap while the module is loaded (about 150 bytes
 before its code on the 64-bit port), so there are few: HTTP and FTP share
 the connection, the writes, and the reply reading (_cmd reads an FTP reply
-and an HTTP status line alike). No connect, read, write or close waits
-more than 30 s (asyncio.wait_for: seconds on both runtimes).
+and an HTTP status line alike). No connect, read or write waits more
+than 30 s.
 
 The body is an iterator of bytes-like pieces (1 KB each from
 diag/logupload.py; an empty one is a point to let other tasks run) whose

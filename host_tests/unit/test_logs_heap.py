@@ -69,6 +69,7 @@ async def upload_measured(window):
             await compat.sleep_ms(2)
 
     from diag import logupload   # loaded before the baseline: the job's code is not the upload's heap
+    from drivers import upload  # noqa: F401 (the same: the upload task imports it)
     from protocol import schema_out  # noqa: F401 (the fake CSMS checks LogStatusNotification with it)
     gc.collect()
     base = mem()
