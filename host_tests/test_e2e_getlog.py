@@ -240,7 +240,7 @@ def test_put_window_auth_and_each_http_failure(tmp_path, runtime, csms, http):
         time.sleep(0.5)
         assert statuses(csms, 10) == []
         sec = st.read_log("security")
-        assert "HTTP 401" in sec and "HTTP 403" in sec and "connection failed to 127.0.0.1:1" in sec
+        assert "HTTP 401" in sec and "HTTP 403" in sec and "connection failure to 127.0.0.1:1" in sec
         assert "s3cr" not in sec and "s3cr" not in st.read_log()
         assert all(p.get("requestId") for p in csms.calls("LogStatusNotification"))
     finally:

@@ -1,8 +1,7 @@
 """N01 GetLog and TriggerMessage(LogStatusNotification): registration only.
 
 The job, its state and the upload clients (diag/logupload.py,
-drivers/upload.py: about 17 kB of heap as .mpy) are imported at the first
-request and dropped again once no upload runs, so the heap a station keeps
+drivers/upload.py) are imported at the first request and dropped again once no upload runs, so the heap a station keeps
 between log uploads is this module's.
 """
 import sys
@@ -13,32 +12,25 @@ _JOB = ("diag.logupload", "drivers.upload")
 def attach(station):
     station.getlog = None    # the job's state while loaded (diag/logupload.py)
 
-    async def get_log(req):
+    async def job(req=None):
+        """GetLog(req), or the trigger (no req); then unload unless an upload runs."""
         from diag import logupload
-        g = logupload.get(station)
-        r = await g.get_log(req)
-        _idle(station, g)         # Rejected: nothing to keep
+        r = await logupload.get_log(station, req)
+        t = station.getlog[0]     # the upload's task (diag/logupload.py _TASK)
+        if t is None or t.done():
+            unload(station)
         return r
 
-    async def trigger():
-        from diag import logupload
-        g = logupload.get(station)
-        await g.trigger()
-        _idle(station, g)
-
-    station.session.on("GetLog", get_log)
-    station.session.triggers["LogStatusNotification"] = trigger
+    station.session.on("GetLog", job)
+    station.session.triggers["LogStatusNotification"] = job
 
 
-def _idle(station, g):
-    if station.getlog is g and (g.task is None or g.task.done()):
-        unload(station)
-
-
-def unload(station):
-    """Forget the job's state and modules (no upload runs): the next request imports them again."""
-    station.getlog = None
-    for name in _JOB:
+def unload(station, names=_JOB):
+    """Forget the job's state and modules (no upload runs): the next request
+    imports them again. With no station, only drop the modules `names`."""
+    if station:
+        station.getlog = None
+    for name in names:
         if sys.modules.pop(name, None) is not None:
             pkg, _, mod = name.partition(".")
             p = sys.modules.get(pkg)

@@ -1,8 +1,10 @@
 """N01 GetLog: the upload job, its state and its LogStatusNotifications.
 
 Loaded at the first GetLog or TriggerMessage(LogStatusNotification), not at
-boot (diag/getlog.py only registers the handlers), and with it
-drivers/upload.py.
+boot (diag/getlog.py only registers the handlers); drivers/upload.py only
+once the upload task runs, after the GetLog response went out, so the two
+modules never add to the heap a request's handling needs. Both are dropped
+again when no upload runs.
 
 Accepted (with a filename) when the log holds an entry in the window,
 Rejected otherwise. The upload task sends Uploading, then Uploaded or the
@@ -13,304 +15,221 @@ a LogStatusNotification with the old requestId, then the new upload runs.
 
 Reading never holds the log in RAM: an attempt takes a snapshot of the ring
 (segment numbers and byte lengths), counts the window's bytes in a first
-pass for Content-Length, then streams the same bytes; lines appended
-meanwhile are not part of it.
+pass for Content-Length, then streams the same bytes in 1 KB pieces; lines
+appended meanwhile are not part of it.
 """
 import asyncio
 import os
 
 import compat
-from drivers import upload
+from compat import const
 from protocol.session import Offline
 
-NOTIFY_WAIT_S = 300  # how long a status waits for the CSMS connection to come back
-FINAL = ("Uploaded", "UploadFailure", "BadMessage", "NotSupportedOperation", "PermissionDenied")
+LOG = "GetLog %d: %s %s %s"     # one format for all: each long string constant is a heap object
 
 
-def filename(station_id, log_type, t):
-    """<station>-<LogType>-<UTC YYYYMMDDTHHMMSSZ>.log, safe as a file name."""
-    s = compat.iso(t)
-    stamp = s[0:4] + s[5:7] + s[8:10] + "T" + s[11:13] + s[14:16] + s[17:19] + "Z"
-    out = ""
-    for c in "%s-%s-%s" % (station_id, log_type, stamp):
-        out += c if ("a" <= c <= "z" or "A" <= c <= "Z" or "0" <= c <= "9" or c in "._-") else "_"
-    return out + ".log"
+def chunks(ring, snap, w, n):
+    """Yield the bytes of `snap` through a buffer of `n` bytes (a piece is
+    valid until the next): full buffers, the last one shorter. Without a
+    window (w = [None, None]) all of it; with one, its stamped lines only,
+    read a line at a time, and an empty piece every 64 lines skipped so a
+    scan for a narrow window lets the other tasks run. A segment that
+    vanished or shrank raises OSError.
 
-
-class GetLog:
-    RETRY_S = 30       # retryInterval when the request has none
-
-    def __init__(self, station):
-        self.st = station
-        self.task = None
-        self.rid = None        # requestId of the latest upload
-        self.last = None       # last status sent for it
-        self.busy = False      # a job runs (or, canceled, still unwinds)
-        self.canceled = []     # requestIds whose AcceptedCanceled is still to send
-
-    async def get_log(self, req):
-        st = self.st
-        ring = st.seclog if req["logType"] == "SecurityLog" else st.log
-        lp = req["log"]
-        lo = _time(lp.get("oldestTimestamp"))
-        hi = _time(lp.get("latestTimestamp"))
-        if not await has(ring, lo, hi):
-            st.log.write("GetLog %d: no %s entries in the window, rejected" % (req["requestId"], req["logType"]))
-            return {"status": "Rejected"}
-        st.getlog = self    # an upload that ended during the scan may have unloaded the job
-        status = "Accepted"
-        if self.running():
-            self.task.cancel()
-            self.canceled.append(self.rid)
-            status = "AcceptedCanceled"
-        name = filename(st.board["station"]["id"], req["logType"], compat.now())
-        self.rid = req["requestId"]
-        self.last = None
-        self.task = asyncio.create_task(run(self, req, ring, lo, hi, name))
-        st.log.write("GetLog %d: %s %s as %s" % (self.rid, req["logType"], status, name))
-        return {"status": status, "filename": name}
-
-    def running(self):
-        """An upload is in progress: its final status is not decided yet."""
-        return self.task is not None and not self.task.done() and self.last not in FINAL
-
-    async def trigger(self):
-        """TriggerMessage(LogStatusNotification): the current status, or Idle."""
-        if self.running() and self.rid is not None:
-            await self.send(self.last or "Uploading", self.rid)
-        else:
-            await self.send("Idle", None)
-
-    async def status(self, rid, status):
-        """Send a status of upload `rid` once: only when it changes."""
-        if self.rid == rid:
-            if self.last == status:
-                return
-            self.last = status
-        await self.send(status, rid)
-
-    async def send(self, status, rid):
-        """One LogStatusNotification; waits for the connection while offline."""
-        s = self.st.session
-        p = {"status": status}
-        if rid is not None:
-            p["requestId"] = rid
-        waited = 0
-        while True:
+    `snap`, when empty, is first filled with the ring's [(segment, byte
+    length)] as they are now, oldest first: what an attempt reads, both
+    passes alike."""
+    buf = bytearray(n)      # made at the first piece: an upload's, once connected
+    if not snap:
+        for n in ring.segments():
             try:
-                await s.call("LogStatusNotification", p)
-                return
-            except Offline:
+                snap.append((n, os.stat(ring.path(n))[6]))
+            except OSError:
                 pass
-            except Exception as e:
-                self.st.log.write("LogStatusNotification %s %s failed: %r" % (status, rid, e))
-                return
-            if waited >= NOTIFY_WAIT_S * 1000:
-                self.st.log.write("LogStatusNotification %s %s dropped: offline" % (status, rid))
-                return
-            await compat.sleep_ms(500)
-            waited += 500
-
-
-def _time(s):
-    return None if s is None else compat.parse_iso(s)
-
-
-def get(station):
-    """The station's GetLog state, made at the first use."""
-    g = getattr(station, "getlog", None)
-    if g is None:
-        g = station.getlog = GetLog(station)
-    return g
-
-
-# ---- reading a ring ---------------------------------------------------------------
-
-_LATEST = 4102444800    # 2100-01-01: later bounds are clamped (32-bit ports' gmtime)
-
-
-def snapshot(ring):
-    """[(segment, byte length)] as they are now, oldest first: what an attempt reads."""
-    out = []
-    for n in ring.segments():
-        try:
-            out.append((n, os.stat(ring.path(n))[6]))
-        except OSError:
-            pass
-    return out
-
-
-def chunks(ring, snap, oldest=None, latest=None, buf=None):
-    """Yield the bytes of `snap` whose entries lie in [oldest, latest] (UTC
-    seconds; None: unbounded), oldest first.
-
-    Without a window the segments go out as they are, in pieces of `buf`
-    (a bytearray the caller owns: a piece is valid until the next one).
-    With one, see lines(). A segment of the snapshot that vanished raises
-    OSError.
-    """
-    if oldest is not None or latest is not None:
-        for piece in lines(ring, snap, _stamp(oldest), _stamp(latest)):
-            yield piece
-        return
-    if buf is None:
-        buf = bytearray(512)
+    lo, hi = w
     mv = memoryview(buf)
-    for n, size in snap:
+    o = k = 0
+    for n, left in snap:
         with open(ring.path(n), "rb") as f:
-            left = size
             while left > 0:
-                k = f.readinto(mv[:min(left, len(buf))])
-                if not k:
-                    raise OSError("log segment shrank")
-                left -= k
-                yield mv[:k]
-
-
-def lines(ring, snap, lo, hi):
-    """The stamped lines of `snap` within [lo, hi] (bytes stamps or None),
-    one at a time. Between them an empty piece now and then marks a place
-    where the caller may yield to the event loop, so scanning a big log for
-    a narrow window never stalls the other tasks."""
-    skipped = 0
-    for n, size in snap:
-        with open(ring.path(n), "rb") as f:
-            left = size
-            while left > 0:
-                ln = f.readline()
+                ln = (f.readline() if lo or hi else f.read(min(left, len(buf) - o)))[:left]
                 if not ln:
-                    raise OSError("log segment shrank")
+                    raise OSError("log shrank")
                 left -= len(ln)
-                if left < 0:
-                    ln = ln[:len(ln) + left]
-                if in_window(ln, lo, hi):
-                    yield ln
+                t = ln[:19]
+                if not (lo or hi) or (len(ln) > 19 and ln[4] == ln[7] == 45 and ln[10] == 84 and ln[13] == 58
+                                      and (not lo or t >= lo) and (not hi or t <= hi)):
+                    while ln:
+                        c = min(len(ln), len(buf) - o)
+                        mv[o:o + c] = ln[:c]
+                        ln = ln[c:]
+                        o += c
+                        if o == len(buf):
+                            yield mv
+                            o = 0
                 else:
-                    skipped += 1
-                    if skipped >= 64:
-                        skipped = 0
-                        yield b""
+                    k += 1
+                    if k % 64 == 0:
+                        yield bytes()
+    if o:
+        yield mv[:o]
 
 
-async def has(ring, oldest=None, latest=None):
-    """Does the ring hold an entry in [oldest, latest]? Scans, yielding as it goes."""
-    for piece in lines(ring, snapshot(ring), _stamp(oldest), _stamp(latest)):
-        if piece:
-            return True
-        await compat.sleep_ms(0)
-    return False
+# The job's state: a list in station.getlog while loaded (a class and its
+# __init__ would cost ~350 bytes of heap more).
+_TASK = const(0)        # the latest upload's task
+_RID = const(1)         # its requestId
+_LAST = const(2)        # the last status sent for it
+_BUSY = const(3)        # a job runs (or, canceled, still unwinds)
+_CANCELED = const(4)    # requestIds whose AcceptedCanceled is still to send
+_ST = const(5)          # the station
 
 
-def _stamp(t):
-    """UTC seconds -> the bytes YYYY-MM-DDTHH:MM:SS a line starts with (None stays None)."""
-    if t is None:
-        return None
-    t = min(max(t, compat.EPOCH), _LATEST)
-    return compat.iso(t)[:19].encode()
+async def get_log(st, req=None):
+    """GetLog(req), or without one TriggerMessage(LogStatusNotification):
+    the current status, or Idle."""
+    g = st.getlog = st.getlog or [None, None, None, False, [], st]
+    if req:
+        lt = req["logType"]
+        ring = st.seclog if lt[0] == "S" else st.log     # SecurityLog; else DiagnosticsLog
+        # The bounds as the bytes a log line starts with (YYYY-MM-DDTHH:MM:SS;
+        # None: open): fixed-width UTC stamps order like the times they
+        # stand for, so lines compare unparsed. Clamped to the port's epoch
+        # ..2100 (32-bit ports' gmtime).
+        w = []
+        for k in ("oldest", "latest"):     # +"Timestamp": short strings are no heap objects
+            t = compat.parse_iso(req["log"].get(k + "Timestamp") or "")
+            w.append(None if t is None else compat.iso(min(max(t, compat.EPOCH), 4102444800))[:19].encode())
+        # Any entry in the window? Through a 1-byte buffer the first byte answers.
+        for p in chunks(ring, [], w, 1):
+            if p:
+                break
+            await compat.sleep_ms(0)
+        else:
+            st.log.write(LOG % (req["requestId"], lt, "Rejected:", "no entries"))
+            st.getlog = g
+            return {"status": "Rejected"}
+    st.getlog = g    # an upload that ended during the scan may have unloaded the job
+    t = g[_TASK]
+    on = t and not t.done() and (g[_LAST] or "Uploading") == "Uploading"   # its final status is not decided yet
+    if not req:
+        return await send(g, (g[_LAST] or "Uploading") if on else "Idle", g[_RID] if on else None)
+    s = "Accepted"
+    if on:
+        t.cancel()
+        g[_CANCELED].append(g[_RID])
+        s = "AcceptedCanceled"
+    # <station>-<LogType>-<UTC YYYYMMDDTHHMMSSZ>.log, safe as a file name
+    # (and inside a quoted multipart parameter).
+    name = ""
+    for c in "%s-%s-%s" % (st.board["station"]["id"], lt,
+                           compat.iso(compat.now())[:19].replace("-", "").replace(":", "") + "Z.log"):
+        name += c if "a" <= c <= "z" or "A" <= c <= "Z" or "0" <= c <= "9" or c in "._-" else "_"
+    g[_RID] = req["requestId"]
+    g[_LAST] = None
+    g[_TASK] = asyncio.create_task(run(g, req, ring, w, name))
+    st.log.write(LOG % (g[_RID], lt, s, name))
+    return {"status": s, "filename": name}
 
 
-def stamped(ln):
-    """Does a log line (bytes) start with a timestamp like 2026-11-23T19:00:00?"""
-    return len(ln) >= 20 and ln[4] == 45 and ln[7] == 45 and ln[10] == 84 and ln[13] == 58
+async def send(g, s, rid, once=False):
+    """One LogStatusNotification (`once`: a status of the running upload,
+    sent only when it changes); waits up to 300 s for the connection."""
+    if once:
+        if g[_LAST] == s:
+            return
+        g[_LAST] = s
+    p = {"status": s}
+    if rid is not None:
+        p["requestId"] = rid
+    e = "offline"
+    a = "LogStatusNotification"
+    for _ in range(600):
+        try:
+            return await g[_ST].session.call(a, p)
+        except Offline:
+            await compat.sleep_ms(500)
+        except Exception as x:
+            e = x
+            break
+    g[_ST].log.write("%s %s %s: %r" % (a, s, rid, e))
 
 
-def in_window(ln, lo, hi):
-    """Is a stamped line within [lo, hi] (bytes YYYY-MM-DDTHH:MM:SS; None: open)?
-
-    The fixed-width UTC stamps order like the times they stand for, so bytes
-    compare without parsing the date."""
-    if not stamped(ln):
-        return False
-    t = ln[:19]
-    return (lo is None or t >= lo) and (hi is None or t <= hi)
-
-
-# ---- the upload task --------------------------------------------------------------
-
-async def run(g, req, ring, lo, hi, name):
-    """The task of one GetLog: AcceptedCanceled for what it replaced, Uploading,
-    attempts, final status. The last task to end gives the job's heap back
-    (diag/getlog.py unload).
+async def run(g, req, ring, w, name):
+    """The task of one GetLog: AcceptedCanceled for what it replaced,
+    Uploading, attempts, final status. The last task to end gives the job's
+    heap back (diag/getlog.py unload).
 
     It never holds the task it replaced: on MicroPython a coroutine's frame
     can keep a reference after the variable is cleared (measured: passing
     the old task on through one more call leaked every canceled upload,
-    chained to the next). It waits on g.busy, which a canceled job clears
-    as it unwinds, and takes the old requestIds from g.canceled."""
-    while g.busy:               # a canceled job still closing its connection
-        await compat.sleep_ms(10)
-    g.busy = True
-    try:
-        await _run(g, req, ring, lo, hi, name)
-    finally:
-        g.busy = False
-        if g.task is asyncio.current_task() and g.st.getlog is g:
-            from diag import getlog
-            getlog.unload(g.st)
-
-
-async def _run(g, req, ring, lo, hi, name):
-    st = g.st
+    chained to the next). It waits on g[_BUSY], which a canceled job
+    clears as it unwinds, and takes the old requestIds from g[_CANCELED]."""
+    from diag import getlog
+    from drivers import upload      # here, not at the top: not loaded while the request is answered
+    st = g[_ST]
     rid = req["requestId"]
-    while g.canceled:
-        orid = g.canceled[0]
-        st.log.write("GetLog %d: canceled by GetLog %d" % (orid, rid))
-        await g.send("AcceptedCanceled", orid)
-        g.canceled.pop(0)
+    url = req["log"]["remoteLocation"]
+    n = 1 + max(0, req.get("retries", 0))
+    iv = min(max(0, req.get("retryInterval", 30)), 86400) * 1000
+    req = None      # the request is not held through the upload
+    while g[_BUSY]:               # a canceled job still closing its connection
+        await compat.sleep_ms(10)
+    g[_BUSY] = True
     try:
-        loc = upload.parse(req["log"]["remoteLocation"])
-    except upload.UploadError as e:
-        st.log.write("GetLog %d: %s: %s" % (rid, e.status, e.msg))
-        await g.status(rid, e.status)
-        return
-    await g.status(rid, "Uploading")
-    attempts = 1 + max(0, req.get("retries", 0))
-    interval = min(max(0, req.get("retryInterval", g.RETRY_S)), 86400)
-    final = "UploadFailure"
-    for a in range(attempts):
-        if a:
-            await compat.sleep_ms(interval * 1000)
-        ring.hold()
+        while g[_CANCELED]:
+            o = g[_CANCELED][0]
+            st.log.write(LOG % (o, "canceled", "by", rid))
+            await send(g, "AcceptedCanceled", o)
+            g[_CANCELED].pop(0)
         try:
-            n = await attempt(st, loc, ring, lo, hi, name)
-            st.log.write("GetLog %d: %s uploaded, %d bytes, attempt %d/%d" % (rid, name, n, a + 1, attempts))
-            final = "Uploaded"
-            break
-        except upload.UploadError as e:
-            final = e.status
-            why = e.msg
-            if e.security:
-                st.seclog.write("log upload to %s: %s" % (loc.public(), e.msg))
-        except Exception as e:
-            final = "UploadFailure"
-            why = repr(e)
-        finally:
-            ring.release()
-        st.log.write("GetLog %d: attempt %d/%d to %s failed: %s" % (rid, a + 1, attempts, loc.public(), why))
-    await g.status(rid, final)
-
-
-async def attempt(st, loc, ring, lo, hi, name):
-    """One upload of the log as it is now (a snapshot); its byte count."""
-    snap = snapshot(ring)
-    buf = bytearray(512)
-    size = 0
-    for piece in chunks(ring, snap, lo, hi, buf):
-        if piece:
-            size += len(piece)
-        else:
-            await compat.sleep_ms(0)
-    ssl = None
-    if loc.scheme == "https":
-        ca = st.board["csms"].get("ca")
-        try:
-            ssl = compat.ssl_context(st.config_path(ca) if ca else None)
-        except Exception as e:
-            raise upload.UploadError("TLS set-up: %r" % e, security=True)
-    method = (st.board.get("log") or {}).get("upload", "PUT")
-
-    def pieces():
-        return chunks(ring, snap, lo, hi, buf)
-
-    await upload.send(loc, name, size, pieces, method, ssl)
-    return size
+            loc = upload.parse(url, name)
+        except upload.Fail as e:
+            st.log.write(LOG % (rid, e.args[0], "-", e.args[1]))
+            await send(g, e.args[0], rid, True)
+            return
+        await send(g, "Uploading", rid, True)
+        pub = "%s://%s%s" % (loc[0], loc[7], loc[5])   # no credentials: for logs
+        for a in range(n):
+            if a:
+                await compat.sleep_ms(iv)
+            ring.hold()
+            ctx = None
+            try:
+                snap = []
+                size = 0
+                for p in chunks(ring, snap, w, 256):    # a count: a smaller buffer does
+                    size += len(p)
+                    await compat.sleep_ms(0)
+                if loc[0] == "https":
+                    ca = st.board["csms"].get("ca")
+                    ctx = compat.ssl_context(ca and st.config_path(ca))
+                await upload.send(loc, name, chunks(ring, snap, w, 1024), size,
+                                  (st.board.get("log") or {}).get("upload") == "POST", ctx)
+                s = "Uploaded"
+                why = "%d bytes" % size
+            except Exception as e:
+                f = isinstance(e, upload.Fail) and len(e.args) == 2
+                # Else the network's or TLS's (MicroPython: a bad certificate
+                # is a ValueError, other TLS errors have negative errnos,
+                # CPython's are small): errno 100 and up (refused, no route,
+                # unreachable, reset, timed out) are no TLS failures.
+                s, why = e.args if f else (0, "%s failure to %s: %r" % (
+                    "TLS" if ctx and not (isinstance(e, OSError) and (e.errno or 0) > 99) else "connection", loc[7], e))
+                s = s or "UploadFailure"
+                if not f or s[0] == "P":        # network, TLS, PermissionDenied
+                    st.seclog.write(LOG % (rid, pub, s, why))
+            finally:
+                ring.release()
+            st.log.write(LOG % (rid, "try %d/%d" % (a + 1, n), pub, s + " " + why))
+            if s == "Uploaded":
+                break
+        # The final status needs no upload code: it goes first (the
+        # LogStatusNotification's own heap comes on top of what is loaded).
+        upload = None
+        getlog.unload(None, getlog._JOB[1:])
+        await send(g, s, rid, True)
+    finally:
+        g[_BUSY] = False
+        if g[_TASK] is asyncio.current_task() and st.getlog is g:
+            getlog.unload(st)

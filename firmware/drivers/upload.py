@@ -1,481 +1,213 @@
-"""File upload clients on asyncio streams: HTTP(S) PUT, HTTP(S) POST
-multipart/form-data, FTP passive STOR. Same code on MicroPython and CPython.
+"""Log upload clients: HTTP(S) PUT, HTTP(S) POST multipart/form-data, FTP
+passive STOR, on asyncio streams (the WebSocket client's, so a station has
+that code loaded already). Same code on MicroPython and CPython.
 
-The body is never in RAM: the caller gives its exact byte count and a
-function returning a fresh iterator of bytes-like pieces (an empty piece is
-a place to yield to the event loop). Pieces are copied into one 1 KB
-transmit buffer, written and drained buffer by buffer.
+Every function costs heap while the module is loaded (about 150 bytes
+before its code on the 64-bit port), so there are few: HTTP and FTP share
+the connection, the writes, and the reply reading (_cmd reads an FTP reply
+and an HTTP status line alike). No connect, read or write waits more
+than 30 s.
 
-Every failure is an UploadError whose .status is the LogStatusNotification
-status it stands for (BadMessage, NotSupportedOperation, PermissionDenied,
-UploadFailure) and whose .security says the security log should have it
-(TLS and connection failures, refused credentials).
+The body is an iterator of bytes-like pieces (1 KB each from
+diag/logupload.py; an empty one is a point to let other tasks run) whose
+total size the caller counted before: it is never in RAM. Each piece is
+written and drained before the next is asked for.
+
+A refusal raises Fail(status, message), status being the
+LogStatusNotification one (false: UploadFailure); socket and TLS errors
+pass through as they come (the caller logs them for security).
 """
 import asyncio
 import binascii
 
-from compat import IS_MPY, urandom
+from compat import IS_MPY, sleep_ms, urandom
 
-SCHEMES = {"http": 80, "https": 443, "ftp": 21}
-IO_MS = 30000        # longest wait for any one read, write or connect
-TX = 1024            # transmit buffer
-MAX_LINE = 512       # longest reply line read (status line, header, FTP reply)
-MAX_HEADERS = 64
+PORTS = {"http": 80, "https": 443, "ftp": 21}
+Fail = RuntimeError     # not a class of its own: a class costs heap; nothing else here raises it
 
 
-class UploadError(Exception):
-    def __init__(self, msg, status="UploadFailure", security=False):
-        super().__init__(msg)
-        self.msg = msg
-        self.status = status
-        self.security = security
-
-    def __str__(self):
-        return self.msg
-
-
-# ---------------------------------------------------------------- locations
-
-def _unquote(s):
-    """Percent-decoding (user, password, FTP path)."""
-    if "%" not in s:
-        return s
-    out = bytearray()
-    b = s.encode()
-    i = 0
-    while i < len(b):
-        c = b[i]
-        if c == 37:
-            h = b[i + 1:i + 3]
-            if len(h) != 2 or not _hex(h[0]) or not _hex(h[1]):
-                raise UploadError("bad %-escape in location", "BadMessage")
-            out.append(int(h, 16))
-            i += 3
-        else:
-            out.append(c)
-            i += 1
-    try:
-        return out.decode()
-    except UnicodeError:
-        raise UploadError("bad %-escape in location", "BadMessage")
-
-
-def _hex(c):
-    return 48 <= c <= 57 or 65 <= c <= 70 or 97 <= c <= 102
-
-
-class Location:
-    """A parsed remoteLocation: scheme, host, port, user, password, path (as in the URL)."""
-
-    def __init__(self, scheme, host, port, user, password, path):
-        self.scheme = scheme
-        self.host = host
-        self.port = port
-        self.user = user
-        self.password = password
-        self.path = path
-
-    def public(self):
-        """The location without credentials, for logs."""
-        h = "[" + self.host + "]" if ":" in self.host else self.host
-        return "%s://%s:%d%s" % (self.scheme, h, self.port, self.path)
-
-    def hostport(self):
-        h = "[" + self.host + "]" if ":" in self.host else self.host
-        if self.port != SCHEMES[self.scheme]:
-            h = "%s:%d" % (h, self.port)
-        return h
-
-
-def parse(url):
-    """remoteLocation -> Location. UploadError BadMessage when malformed,
+def parse(url, name):
+    """remoteLocation -> (scheme, host, port, user or None, password, path,
+    target, host[:port] as in a Host header and in logs). `target` is what a
+    PUT or STOR writes: a path ending in '/' names a folder and `name` goes
+    in it, as curl -T does. Fail BadMessage when malformed,
     NotSupportedOperation for a scheme other than http, https, ftp."""
-    for c in url:
-        if c <= " " or c == "\x7f":
-            raise UploadError("location has spaces or control characters", "BadMessage")
     i = url.find("://")
-    scheme = url[:i].lower() if i > 0 else ""
-    if not scheme or not scheme.isalpha():
-        raise UploadError("location is not a URL", "BadMessage")
-    if scheme not in SCHEMES:
-        raise UploadError("scheme %s not supported" % scheme, "NotSupportedOperation")
-    rest = url[i + 3:]
-    j = rest.find("#")
-    if j >= 0:
-        rest = rest[:j]
-    end = len(rest)
-    for c in "/?":
-        j = rest.find(c)
-        if 0 <= j < end:
-            end = j
-    auth, path = rest[:end], rest[end:]
-    if not path.startswith("/"):
-        path = "/" + path
-    user = password = None
-    j = auth.rfind("@")
-    if j >= 0:
-        cred, auth = auth[:j], auth[j + 1:]
-        k = cred.find(":")
-        if k >= 0:
-            user, password = _unquote(cred[:k]), _unquote(cred[k + 1:])
-        else:
-            user = _unquote(cred)
-    port = SCHEMES[scheme]
-    if auth.startswith("["):
-        k = auth.find("]")
-        if k < 0:
-            raise UploadError("bad IPv6 host in location", "BadMessage")
-        host, p = auth[1:k], auth[k + 1:]
-        if p and p[0] != ":":
-            raise UploadError("bad host in location", "BadMessage")
-        p = p[1:]
-    else:
-        k = auth.find(":")
-        host, p = (auth[:k], auth[k + 1:]) if k >= 0 else (auth, "")
-    if not host:
-        raise UploadError("no host in location", "BadMessage")
-    if p:
-        if not p.isdigit() or not 0 < int(p) < 65536:
-            raise UploadError("bad port in location", "BadMessage")
-        port = int(p)
-    decoded = _unquote(path)              # also refuses a bad %-escape
-    for v in (user or "", password or "", decoded if scheme == "ftp" else ""):
-        if "\r" in v or "\n" in v:       # %0D%0A would inject FTP commands
-            raise UploadError("escaped line break in location", "BadMessage")
-    return Location(scheme, host, port, user, password, path)
-
-
-def target(loc, filename):
-    """The path to store at: a location ending in '/' names a folder, and the
-    file goes in it under `filename` (as curl -T does)."""
-    p = loc.path
-    q = p.find("?")
-    query = ""
-    if q >= 0:
-        p, query = p[:q], p[q:]
-    if p.endswith("/"):
-        p += filename
-    return p + query
-
-
-# ---------------------------------------------------------------- stream helpers
-
-def _io(aw, ms=IO_MS):
-    if IS_MPY:
-        return asyncio.wait_for_ms(aw, ms)
-    return asyncio.wait_for(aw, ms / 1000)
-
-
-async def _connect(host, port, ssl=None):
+    s = url[:max(i, 0)].lower()
+    if s not in PORTS:
+        raise Fail("NotSupportedOperation" if s.isalpha() else "BadMessage", s)
     try:
-        if ssl is not None:
-            r, w = await _io(asyncio.open_connection(host, port, ssl=ssl, server_hostname=host))
-        else:
-            r, w = await _io(asyncio.open_connection(host, port))
-    except asyncio.TimeoutError:
-        raise UploadError("connect to %s:%d timed out" % (host, port), security=True)
-    except Exception as e:
-        what = "TLS failure" if ssl is not None and not _refused(e) else "connection failed"
-        raise UploadError("%s to %s:%d: %s" % (what, host, port, _why(e)), security=True)
-    if not IS_MPY:
-        # drain() only waits above the high-water mark: keep it near one buffer.
-        w.transport.set_write_buffer_limits(TX * 4)
-    return r, w
-
-
-def _refused(e):
-    n = getattr(e, "errno", None)
-    if n is None and isinstance(e, OSError) and e.args and isinstance(e.args[0], int):
-        n = e.args[0]
-    return n in (111, 113, 101, 104, 110)   # refused, no route, unreachable, reset, timed out
-
-
-def _why(e):
-    s = str(e).strip()
-    return "%s %s" % (type(e).__name__, s) if s else type(e).__name__
-
-
-async def _close(w, graceful=False):
-    """Close a stream; graceful lets queued bytes go out first (FTP data: EOF ends the file)."""
-    if w is None:
-        return
-    try:
-        if IS_MPY:
-            w.close()
-            await w.wait_closed()
-        elif graceful:
-            w.close()
-            await _io(w.wait_closed(), 5000)
-        else:
-            w.transport.abort()
+        for c in url:
+            if c <= " " or c == "\x7f":
+                raise ValueError
+        a = url[i + 3:].split("#")[0]
+        j = min((a + "/").find("/"), (a + "?").find("?"))     # the authority ends there
+        a, p = a[:j], a[j:]
+        if p[:1] != "/":
+            p = "/" + p
+        c, at, a = a.rpartition("@")
+        u, _, pw = c.partition(":")
+        k = a.rfind(":")
+        if k <= a.rfind("]"):       # no port, or ':' inside [IPv6]
+            k = len(a)
+        h, q = a[:k], a[k + 1:]
+        if h[:1] == "[":
+            if h[-1] != "]":
+                raise ValueError
+            h = h[1:-1]
+        n = int(q or PORTS[s])
+        if not h or not 0 < n < 65536:
+            raise ValueError
+        t = p.partition("?")
+        t = t[0] + (name if t[0][-1] == "/" else "") + t[1] + t[2]
+        # Percent-decoding. A line break in the result is refused: %0D%0A
+        # would inject FTP commands or HTTP headers.
+        v = []
+        for x in (u, pw, t):
+            x = x.split("%")
+            b = x[0].encode()
+            for y in x[1:]:
+                b += binascii.unhexlify(y[0] + y[1]) + y[2:].encode()
+            x = b.decode()
+            if "\r" in x or "\n" in x:
+                raise ValueError
+            v.append(x)
+        u, pw, d = v
+        if not at:
+            u = None
+        if s == "ftp":
+            t = d[1:]               # RFC 1738: relative to the login folder
     except Exception:
-        pass
+        raise Fail("BadMessage", "bad URL")
+    return (s, h, n, u, pw, p, t,
+            ("[%s]" % h if ":" in h else h) + ("" if n == PORTS[s] else ":%d" % n))
 
 
-class _Lines:
-    """Bounded CRLF line reader over a stream (reply lines only, never the body)."""
+async def _cmd(r, w, cmd, ok):
+    """Send an FTP command (if any), then read up to the reply: the first
+    line with a status code (HTTP/1.x NNN or FTP NNN, not an FTP NNN- one)
+    whose first digit is in `ok` or that is final (>= 200). Other lines (an
+    FTP reply's middle, an HTTP 1xx and its headers) go by. Lines are read
+    a byte at a time, so none is ever longer than 512 bytes in RAM; a longer
+    one or the end of the stream is an OSError. Fail unless the code's first
+    digit is in `ok`, with PermissionDenied for refused credentials (else a
+    false status: UploadFailure). The reply line, as str.
 
-    def __init__(self, r):
-        self.r = r
-        self.buf = b""
-
-    async def line(self):
-        while True:
-            i = self.buf.find(b"\n")
-            if i >= 0:
-                ln = self.buf[:i]
-                self.buf = self.buf[i + 1:]
-                return ln[:-1] if ln.endswith(b"\r") else ln
-            if len(self.buf) > MAX_LINE:
-                raise UploadError("reply line too long")
-            try:
-                d = await _io(self.r.read(128))
-            except asyncio.TimeoutError:
-                raise UploadError("no reply in %d ms" % IO_MS)
-            if not d:
-                raise UploadError("connection closed before the reply")
-            self.buf += d
-
-
-_BODY = object()
-
-
-async def _send_body(w, pieces, size, head=None, tail=None):
-    """Write head, the body pieces and tail through one TX buffer; return body bytes sent."""
-    tx = bytearray(TX)
-    mv = memoryview(tx)
-    o = 0
-    sent = 0
-    for part in (head, _BODY, tail):
-        if part is None:
-            continue
-        body = part is _BODY
-        for p in (pieces() if body else (part,)):
-            n = len(p)
-            if not n:
-                await asyncio.sleep(0)     # a scan point: let the other tasks run
-                continue
-            if body:
-                sent += n
-                if sent > size:
-                    raise UploadError("log grew while sending")
-            i = 0
-            while i < n:
-                k = min(n - i, TX - o)
-                mv[o:o + k] = memoryview(p)[i:i + k]
-                o += k
-                i += k
-                if o == TX:
-                    await _write(w, mv, o)
-                    o = 0
-    if o:
-        await _write(w, mv, o)
-    if sent != size:
-        raise UploadError("log shrank while sending (%d of %d bytes)" % (sent, size))
-    return sent
-
-
-async def _write(w, mv, n):
-    # MicroPython's Stream.write copies what the socket does not take at once;
-    # CPython's transport may keep what it is given, so it gets a copy.
-    if IS_MPY:
-        w.write(mv[:n])
-    else:
-        w.write(bytes(mv[:n]))
-        if not w.transport.is_closing() and w.transport.get_write_buffer_size() <= TX * 4:
-            # Below the high-water mark drain() would return at once; a
-            # wait_for here would only leave a cancelled timer in the loop.
-            await asyncio.sleep(0)
-            return
-    try:
-        await _io(w.drain())
-    except asyncio.TimeoutError:
-        raise UploadError("send stalled for %d ms" % IO_MS)
-
-
-def _b64(s):
-    return binascii.b2a_base64(s.encode())[:-1].decode()
-
-
-def _quoted(name):
-    """A file name safe inside a quoted header parameter."""
-    out = ""
-    for c in name:
-        out += c if ("a" <= c <= "z" or "A" <= c <= "Z" or "0" <= c <= "9" or c in "._-") else "_"
-    return out
-
-
-# ---------------------------------------------------------------- HTTP
-
-def http_head(loc, method, filename, size, boundary=None):
-    """(request head bytes, multipart preamble or None, epilogue or None)."""
-    pre = post = None
-    ctype = "text/plain"
-    length = size
-    if method == "POST":
-        pre = ("--%s\r\nContent-Disposition: form-data; name=\"uploadedfile\"; filename=\"%s\"\r\n"
-               "Content-Type: text/plain\r\n\r\n" % (boundary, _quoted(filename))).encode()
-        post = ("\r\n--%s--\r\n" % boundary).encode()
-        ctype = "multipart/form-data; boundary=" + boundary
-        length += len(pre) + len(post)
-        path = loc.path
-    else:
-        path = target(loc, filename)
-    h = ("%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: ocpp-station\r\nConnection: close\r\n"
-         "Content-Type: %s\r\nContent-Length: %d\r\n") % (method, path, loc.hostport(), ctype, length)
-    if loc.user is not None:
-        h += "Authorization: Basic %s\r\n" % _b64(loc.user + ":" + (loc.password or ""))
-    return (h + "\r\n").encode(), pre, post
-
-
-async def _http_status(rd):
-    """The final status of the response (interim 1xx ones skipped); headers are read and dropped."""
+    Constants here are short strings and ints on purpose: a str longer than
+    10 characters, any bytes or tuple constant is an object of its own on
+    the heap (~80 bytes each while the module is loaded)."""
+    if cmd:
+        w.write((cmd + "\r\n").encode())
+        await asyncio.wait_for(w.drain(), 30)
     while True:
-        line = await rd.line()
-        parts = line.split(None, 2)
-        if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
-            raise UploadError("bad HTTP status line")
-        status = int(parts[1])
-        for _ in range(MAX_HEADERS):
-            if not await rd.line():
-                break
-        else:
-            raise UploadError("too many HTTP header lines")
-        if status >= 200:
-            return status
+        ln = bytes()
+        while not ln or ln[-1] != 10:
+            # MicroPython: the socket itself, polled for 30 s, at once and
+            # then less and less often (1 ms first, 20 ms after a second); a
+            # wait_for would hold ~1.1 KB of tasks while the server thinks.
+            c = None
+            k = 0
+            while c is None:
+                c = r.s.read(1) if IS_MPY else await asyncio.wait_for(r.read(1), 30)
+                if c is None:
+                    if k > 30000:
+                        raise OSError(110)
+                    c = 1 + k // 50
+                    await sleep_ms(c)
+                    k += c
+                    c = None
+            if not c or len(ln) > 512:
+                raise OSError(104)      # as if reset: closed early, or not a reply
+            ln += c
+        ln = ln.decode()
+        c = ln[9:] if ln[:5] == "HTTP/" else ln
+        if c[:3].isdigit() and c[3] != "-" and (c[0] in ok or c[0] > "1"):
+            break
+    if c[0] not in ok:      # cmd[:4]: a PASS never shows its argument
+        c = int(c[:3])
+        raise Fail(c in (401, 403, 530, 532) and "PermissionDenied",
+                   ("HTTP %d" if ln[0] == "H" else "FTP %d to " + cmd[:4]) % c)
+    return ln
 
 
-async def http(loc, filename, size, pieces, method="PUT", ssl=None):
-    """PUT or POST (multipart, field uploadedfile) `size` bytes; return the HTTP status."""
-    boundary = None
-    if method == "POST":
-        boundary = "----ocpp" + binascii.hexlify(urandom(12)).decode()
-    head, pre, post = http_head(loc, method, filename, size, boundary)
-    r, w = await _connect(loc.host, loc.port, ssl if loc.scheme == "https" else None)
-    rd = _Lines(r)
+async def send(loc, name, body, size, post, ctx):
+    """Upload `size` bytes of `body` to a parsed location: FTP passive binary
+    STOR (anonymous unless the URL has credentials), else HTTP(S) PUT, or
+    POST multipart (field uploadedfile) when `post`, with Basic auth from
+    the URL. `ctx`: the TLS context for https."""
+    s, h, n, u, pw, p, t, hp = loc
+    r, w = await asyncio.wait_for(asyncio.open_connection(h, n, ssl=ctx, server_hostname=ctx and h), 30)
+    d = w                   # where the body goes: the FTP data connection, once open
     try:
+        hd = tail = bytes()
+        if s == "ftp":
+            await _cmd(r, w, "", "2")
+            if u is None:
+                u = "anonymous"
+                pw = u + "@"
+            if (await _cmd(r, w, "USER " + u, "23"))[0] == "3":     # 331: a password is wanted
+                await _cmd(r, w, "PASS " + pw, "2")
+            await _cmd(r, w, "TYPE I", "2")
+            # 227 ... (h1,h2,h3,h4,p1,p2): the data goes to the control
+            # connection's host, not the one named (no FTP bounce, NAT works).
+            a, b = (await _cmd(r, w, "PASV", "2")).split("(")[1].split(")")[0].split(",")[4:]
+            d = (await asyncio.wait_for(asyncio.open_connection(h, int(a) * 256 + int(b)), 30))[1]
+            await _cmd(r, w, "STOR " + t, "1")
+        else:
+            ct = "text/plain"
+            if post:
+                b = "ocpp" + binascii.hexlify(urandom(8)).decode()
+                hd = ('--%s\r\nContent-Disposition: form-data; name="uploadedfile"; filename="%s"\r\n'
+                      'Content-Type: text/plain\r\n\r\n' % (b, name)).encode()
+                tail = ("\r\n--" + b + "--\r\n").encode()
+                ct = "multipart/form-data; boundary=" + b
+                t = p
+            hd = ("%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\nContent-Type: %s\r\nContent-Length: %d\r\n"
+                  "%s\r\n" % ("POST" if post else "PUT", t, hp, ct, size + len(hd) + len(tail), "" if u is None else
+                               "Authorization: Basic " + binascii.b2a_base64((u + ":" + pw).encode()).decode()[:-1] +
+                               "\r\n")).encode() + hd
+        if not IS_MPY:
+            d.transport.set_write_buffer_limits(4096)   # drain() waits above it: a short queue
+        # The request head (HTTP), the body, the multipart end (POST); for
+        # FTP the body alone, on the data connection.
+        e = None
         try:
-            w.write(head)
-            del head
-            await _send_body(w, pieces, size, pre, post)
-        except UploadError:
-            raise
-        except Exception as e:
-            # The server may have answered early (401 before the body) and
-            # closed. If not: refused (MicroPython learns it at the first
-            # write), reset, or TLS (MicroPython shakes hands at the first write).
+            for x in ((hd,), body, (tail,)):
+                for p in x:
+                    # MicroPython's Stream.write copies what the socket does
+                    # not take at once; CPython's transport may keep the
+                    # object, so it gets a copy.
+                    d.write(p if IS_MPY else bytes(p))
+                    # With nothing queued (MicroPython: Stream.out_buf;
+                    # CPython: below the high-water mark) drain() would not
+                    # wait, and a wait_for around it would cost a task
+                    # (MicroPython) or leave a cancelled timer in the loop
+                    # (CPython): then only let the other tasks run.
+                    await (asyncio.wait_for(d.drain(), 30) if (d.out_buf if IS_MPY else
+                           d.transport.get_write_buffer_size() >= 4096) else asyncio.sleep(0))
+                hd = None       # not held while the body goes
+        except OSError as x:
+            e = x       # the server may have answered early (HTTP 401) and closed
+        if d is not w:      # FTP: EOF ends the file
+            d.close()
+            await (d.wait_closed() if IS_MPY else asyncio.wait_for(d.wait_closed(), 30))
+        try:
+            await _cmd(r, w, "", "2")       # the HTTP status, FTP's 226
+        except OSError:
+            if not e:
+                raise
+        if e:       # never a success when the body did not go out whole
+            raise e
+        if d is not w:
+            w.write("QUIT\r\n".encode())
+    finally:
+        for x in (d, w):
+            x.close()
             try:
-                status = await _http_status(rd)
+                # MicroPython's closes the socket at once: a wait_for around
+                # it would only cost ~1.1 KB of tasks. CPython's waits for
+                # the queue to go out.
+                await (x.wait_closed() if IS_MPY else asyncio.wait_for(x.wait_closed(), 5))
             except Exception:
-                what = "TLS failure" if loc.scheme == "https" and not _refused(e) else "connection failed"
-                raise UploadError("%s to %s:%d: %s" % (what, loc.host, loc.port, _why(e)), security=True)
-        else:
-            status = await _http_status(rd)
-    finally:
-        await _close(w)
-    if status in (401, 403):
-        raise UploadError("HTTP %d from %s" % (status, loc.hostport()), "PermissionDenied", True)
-    if not 200 <= status < 300:
-        raise UploadError("HTTP %d" % status)
-    return status
+                pass
 
-
-# ---------------------------------------------------------------- FTP
-
-async def _ftp_reply(rd):
-    """One (possibly multi-line) FTP reply -> (code, first line)."""
-    first = await rd.line()
-    if len(first) < 3 or not first[:3].isdigit():
-        raise UploadError("bad FTP reply")
-    code = int(first[:3])
-    if first[3:4] == b"-":
-        end = first[:3] + b" "
-        for _ in range(MAX_HEADERS):
-            if (await rd.line()).startswith(end):
-                break
-        else:
-            raise UploadError("FTP reply too long")
-    return code, first
-
-
-async def _ftp_cmd(w, rd, cmd):
-    w.write(cmd.encode() + b"\r\n")
-    await _io(w.drain())
-    return await _ftp_reply(rd)
-
-
-def _denied(code, what):
-    if code in (530, 532):
-        return UploadError("FTP %d for %s" % (code, what), "PermissionDenied", True)
-    return UploadError("FTP %d for %s" % (code, what))
-
-
-def pasv_port(line):
-    """227 Entering Passive Mode (h1,h2,h3,h4,p1,p2) -> data port.
-
-    The address in it is ignored: the data connection goes to the control
-    connection's host (no FTP bounce, works behind NAT)."""
-    i = line.find(b"(")
-    j = line.find(b")", i)
-    nums = line[i + 1:j].split(b",") if 0 <= i < j else []
-    if len(nums) != 6:
-        raise UploadError("bad PASV reply")
-    try:
-        return int(nums[4]) * 256 + int(nums[5])
-    except ValueError:
-        raise UploadError("bad PASV reply")
-
-
-async def ftp(loc, filename, size, pieces):
-    """Passive-mode binary STOR of `size` bytes; anonymous unless the URL has credentials."""
-    path = _unquote(target(loc, filename))
-    if path.startswith("/"):
-        path = path[1:]          # RFC 1738: relative to the login folder
-    r, w = await _connect(loc.host, loc.port)
-    rd = _Lines(r)
-    dw = None
-    try:
-        code, _ = await _ftp_reply(rd)
-        if code != 220:
-            raise _denied(code, "greeting")
-        user = loc.user if loc.user is not None else "anonymous"
-        code, _ = await _ftp_cmd(w, rd, "USER " + user)
-        if code == 331:
-            pw = loc.password if loc.password is not None else "anonymous@"
-            code, _ = await _ftp_cmd(w, rd, "PASS " + pw)
-        if code not in (230, 202):
-            raise _denied(code, "login as " + user)
-        code, _ = await _ftp_cmd(w, rd, "TYPE I")
-        if code != 200:
-            raise _denied(code, "TYPE I")
-        code, line = await _ftp_cmd(w, rd, "PASV")
-        if code != 227:
-            raise _denied(code, "PASV")
-        dr, dw = await _connect(loc.host, pasv_port(line))
-        code, _ = await _ftp_cmd(w, rd, "STOR " + path)
-        if code not in (125, 150):
-            raise _denied(code, "STOR")
-        await _send_body(dw, pieces, size)
-        d, dw = dw, None
-        await _close(d, True)
-        code, _ = await _ftp_reply(rd)
-        if code not in (226, 250):
-            raise _denied(code, "transfer")
-        try:
-            await _io(_ftp_cmd(w, rd, "QUIT"), 2000)
-        except Exception:
-            pass
-    except OSError as e:
-        raise UploadError("connection failed to %s:%d: %s" % (loc.host, loc.port, _why(e)),
-                          security=True)
-    finally:
-        await _close(dw)
-        await _close(w)
-    return size
-
-
-async def send(loc, filename, size, pieces, method="PUT", ssl=None):
-    """Upload to a parsed location by its scheme. Raises UploadError."""
-    if loc.scheme == "ftp":
-        return await ftp(loc, filename, size, pieces)
-    return await http(loc, filename, size, pieces, method, ssl)

@@ -1,11 +1,12 @@
 """The log rings and the pure parts of log upload (N01), on both runtimes:
-bounds, snapshots, windows, remoteLocation parsing, the HTTP request head."""
+bounds, snapshots, windows, remoteLocation parsing."""
 import os
 
 import compat
 from diag import logs, logupload as lu
 from drivers import upload
 import support
+from test_logs_upload import snapshot
 
 T0 = 1577836800   # 2020-01-01T00:00:00Z
 
@@ -33,9 +34,14 @@ def raw(r):
     return out
 
 
+def win(lo=None, hi=None):
+    """A window as GetLog makes it: the bytes a line starts with (None: open)."""
+    return [None if t is None else stamp(t)[:19].encode() for t in (lo, hi)]
+
+
 def joined(r, snap, lo=None, hi=None):
     out = b""
-    for p in lu.chunks(r, snap, lo, hi, bytearray(100)):
+    for p in lu.chunks(r, snap, win(lo, hi), 100):
         out += bytes(p)
     return out
 
@@ -70,7 +76,7 @@ def test_snapshot_reads_exactly_what_was_there_when_taken():
     for i in range(30):
         r.write("before %d" % i)
     before = raw(r)
-    snap = lu.snapshot(r)
+    snap = snapshot(r)
     for i in range(10):
         r.write("after %d" % i)
     assert joined(r, snap) == before
@@ -83,15 +89,18 @@ def test_window_selects_stamped_lines_and_marks_scan_points():
     with open(r.path(r.cur), "a") as f:
         f.write("no stamp here\n")
     fill(r, T0 + 200, 5)
-    snap = lu.snapshot(r)
+    snap = snapshot(r)
     got = joined(r, snap, T0 + 10, T0 + 19)
     lines = got.split(b"\n")[:-1]
     assert len(lines) == 10
     assert lines[0].startswith(stamp(T0 + 10).encode()) and lines[0].endswith(b"entry 10")
     assert lines[-1].endswith(b"entry 19")
     # Scanning 190 lines outside the window hands back empty pieces to yield on.
-    pieces = list(lu.chunks(r, snap, T0 + 10, T0 + 19))
+    pieces = [bytes(p) for p in lu.chunks(r, snap, win(T0 + 10, T0 + 19), 100)]
     assert pieces.count(b"") >= 2
+    # Lines go out in full buffers: a piece is only shorter at the end.
+    full = [p for p in pieces if p]
+    assert all(len(p) == 100 for p in full[:-1]) and b"".join(full) == got
     assert joined(r, snap, None, T0 + 2).count(b"\n") == 3
     assert joined(r, snap, T0 + 203, None).count(b"\n") == 2
 
@@ -100,86 +109,43 @@ def test_a_vanished_segment_fails_the_read():
     r = ring(2048, 4)
     for i in range(100):
         r.write("x %d" % i)
-    snap = lu.snapshot(r)
+    snap = snapshot(r)
     os.remove(r.path(snap[0][0]))
     support.raises(OSError, joined, r, snap)
 
 
-def test_has_answers_for_a_window():
-    r = ring(65536)
-
-    async def go():
-        assert not await lu.has(r)
-        fill(r, T0, 5)
-        assert await lu.has(r)
-        assert await lu.has(r, T0 + 4, T0 + 100)
-        assert not await lu.has(r, T0 + 5, None)
-        assert not await lu.has(r, None, T0 - 1)
-        assert await lu.has(r, 0, 10 ** 11)   # far bounds are clamped, not an error
-    support.run(go())
-
-
 # ---- remoteLocation -----------------------------------------------------------------
 
+F = "CS-1-DiagnosticsLog-20200101T000000Z.log"
+
+
 def test_location_parsing_with_credentials_port_and_escapes():
-    u = upload.parse("HTTPS://us%40er:p%3Ass@logs.example:8443/up/load?x=1#frag")
-    assert (u.scheme, u.host, u.port, u.user, u.password) == ("https", "logs.example", 8443, "us@er", "p:ss")
-    assert u.path == "/up/load?x=1"
-    assert u.public() == "https://logs.example:8443/up/load?x=1"
-    u = upload.parse("ftp://[::1]/logs/")
-    assert (u.host, u.port, u.user, u.path) == ("::1", 21, None, "/logs/")
-    u = upload.parse("http://h")
-    assert (u.port, u.path, u.hostport()) == (80, "/", "h")
-    assert upload.parse("http://a:b:c@h:81/").password == "b:c"
+    u = upload.parse("HTTPS://us%40er:p%3Ass@logs.example:8443/up/load?x=1#frag", F)
+    assert u == ("https", "logs.example", 8443, "us@er", "p:ss", "/up/load?x=1", "/up/load?x=1",
+                 "logs.example:8443")
+    u = upload.parse("ftp://[::1]/logs/", F)
+    assert u == ("ftp", "::1", 21, None, "", "/logs/", "logs/" + F, "[::1]")
+    u = upload.parse("ftp://u:p@[::1]:2121/a%20b/x.log", F)
+    assert u[1:5] == ("::1", 2121, "u", "p") and u[6:] == ("a b/x.log", "[::1]:2121")
+    u = upload.parse("http://h", F)
+    assert u[2:] == (80, None, "", "/", "/" + F, "h")
+    assert upload.parse("http://a:b:c@h:81/", F)[3:5] == ("a", "b:c")
 
 
 def test_bad_locations_are_BadMessage_and_other_schemes_NotSupportedOperation():
     for url in ("not a url", "logs.example/up", "http://", "http://:80/x", "http://h:99999/",
-                "http://h:8x/", "http://h/a b", "http://[::1/x", "http://u:%zz@h/", "://h/x",
-                "ftp://h/x%0D%0ADELE%20y", "ftp://u%0A:p@h/", "http://h/x%4"):
-        e = support.raises(upload.UploadError, upload.parse, url)
-        assert e.status == "BadMessage", url
+                "http://h:8x/", "http://h/a b", "http://[::1/x", "http://[::1]x/", "http://u:%zz@h/", "://h/x",
+                "ftp://h/x%0D%0ADELE%20y", "ftp://u%0A:p@h/", "http://h/x%4", "http://h/x%", "https",
+                "http:/h/x"):
+        e = support.raises(upload.Fail, upload.parse, url, F)
+        assert e.args[0] == "BadMessage", url
     for url in ("sftp://h/x", "file:///tmp/x", "tftp://h/x", "ftps://h/x"):
-        e = support.raises(upload.UploadError, upload.parse, url)
-        assert e.status == "NotSupportedOperation", url
+        e = support.raises(upload.Fail, upload.parse, url, F)
+        assert e.args[0] == "NotSupportedOperation", url
 
 
 def test_a_folder_location_gets_the_file_name():
-    f = "CS-1-DiagnosticsLog-20200101T000000Z.log"
-    assert upload.target(upload.parse("http://h/logs/"), f) == "/logs/" + f
-    assert upload.target(upload.parse("http://h/logs/?k=v"), f) == "/logs/" + f + "?k=v"
-    assert upload.target(upload.parse("http://h/x.log"), f) == "/x.log"
-
-
-def test_put_head_has_the_length_and_basic_auth():
-    u = upload.parse("http://station:s3cret@127.0.0.1:8080/logs/")
-    head, pre, post = upload.http_head(u, "PUT", "a.log", 1234)
-    text = head.decode()
-    assert text.startswith("PUT /logs/a.log HTTP/1.1\r\n")
-    assert "\r\nHost: 127.0.0.1:8080\r\n" in text and "\r\nContent-Length: 1234\r\n" in text
-    assert "\r\nAuthorization: Basic c3RhdGlvbjpzM2NyZXQ=\r\n" in text
-    assert text.endswith("\r\n\r\n") and pre is None and post is None
-
-
-def test_post_is_multipart_with_uploadedfile_and_counts_the_framing():
-    u = upload.parse("http://h/form")
-    head, pre, post = upload.http_head(u, "POST", 'we"ird name.log', 100, "BND")
-    text = head.decode()
-    assert text.startswith("POST /form HTTP/1.1\r\n")
-    assert "Content-Type: multipart/form-data; boundary=BND\r\n" in text
-    assert "Content-Length: %d\r\n" % (100 + len(pre) + len(post)) in text
-    assert "Authorization" not in text
-    assert pre == (b'--BND\r\nContent-Disposition: form-data; name="uploadedfile"; '
-                   b'filename="we_ird_name.log"\r\nContent-Type: text/plain\r\n\r\n')
-    assert post == b"\r\n--BND--\r\n"
-
-
-def test_filename_names_station_log_type_and_time():
-    assert lu.filename("CS-1", "SecurityLog", T0 + 3661) == "CS-1-SecurityLog-20200101T010101Z.log"
-    assert len(lu.filename("x" * 48, "DiagnosticsLog", T0)) <= 255
-
-
-def test_pasv_reply_port_and_bad_replies():
-    assert upload.pasv_port(b"227 Entering Passive Mode (127,0,0,1,195,80).") == 195 * 256 + 80
-    for bad in (b"227 nothing", b"227 (1,2,3)", b"227 (1,2,3,4,x,6)"):
-        support.raises(upload.UploadError, upload.pasv_port, bad)
+    assert upload.parse("http://h/logs/", F)[6] == "/logs/" + F
+    assert upload.parse("http://h/logs/?k=v", F)[6] == "/logs/" + F + "?k=v"
+    assert upload.parse("http://h/x.log", F)[6] == "/x.log"
+    assert upload.parse("http://h/logs/?k=v", F)[5] == "/logs/?k=v"    # what a POST goes to

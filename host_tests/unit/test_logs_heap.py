@@ -11,7 +11,7 @@ import hashlib
 import compat
 from diag import logupload as lu
 import support
-from test_logs_upload import Sink, get_log, settle, station, statuses
+from test_logs_upload import Sink, get_log, settle, snapshot, station, statuses
 
 LOG_BYTES = 1 << 20
 LIMIT_MPY = 16384      # the brief: a few kB, and at most 16 KB
@@ -36,7 +36,7 @@ def fill_1mb(st):
 
 def digest(st, snap):
     sha = hashlib.sha256()
-    for p in lu.chunks(st.log, snap):
+    for p in lu.chunks(st.log, snap, [None, None], 1024):
         sha.update(p)
     return binascii.hexlify(sha.digest()).decode()
 
@@ -69,12 +69,13 @@ async def upload_measured(window):
             await compat.sleep_ms(2)
 
     from diag import logupload   # loaded before the baseline: the job's code is not the upload's heap
+    from drivers import upload  # noqa: F401 (the same: the upload task imports it)
     from protocol import schema_out  # noqa: F401 (the fake CSMS checks LogStatusNotification with it)
     gc.collect()
     base = mem()
     task = asyncio.create_task(sampler())
     r = await get_log(st, srv.url(), 77, **kw)
-    snap = lu.snapshot(st.log)
+    snap = snapshot(st.log)
     await settle(st)
     state["run"] = False
     await task
@@ -104,7 +105,7 @@ def test_1mb_upload_with_a_window_streams_line_by_line():
         st, snap, req, rise, samples = await upload_measured(True)
         assert req[3] == LOG_BYTES      # the old lines only, not the station's own
         sha = hashlib.sha256()
-        for p in lu.chunks(st.log, snap[:2]):
+        for p in lu.chunks(st.log, snap[:2], [None, None], 1024):
             sha.update(p)
         assert req[4] == binascii.hexlify(sha.digest()).decode()
         print("1 MB log, window: %d bytes uploaded, heap rise %d bytes (%d samples)" % (req[3], rise, samples))

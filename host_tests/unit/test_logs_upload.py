@@ -191,7 +191,7 @@ async def get_log(st, url, rid=1, log_type="DiagnosticsLog", **kw):
 
 async def settle(st):
     """Until the upload task (if any) has ended."""
-    while st.getlog is not None and st.getlog.task is not None and not st.getlog.task.done():
+    while st.getlog is not None and st.getlog[0] is not None and not st.getlog[0].done():
         await compat.sleep_ms(10)
 
 
@@ -202,7 +202,16 @@ def statuses(st):
 def seclog(st):
     # Imported here, not held by this module: the station unloads the job when idle.
     from diag import logupload as lu
-    return b"".join(bytes(p) for p in lu.chunks(st.seclog, lu.snapshot(st.seclog)))
+    return b"".join(bytes(p) for p in lu.chunks(st.seclog, [], [None, None], 512))
+
+
+def snapshot(ring):
+    """The ring's snapshot as an attempt takes it: chunks() fills an empty list."""
+    from diag import logupload as lu
+    snap = []
+    for _ in lu.chunks(ring, snap, [None, None], 1):
+        break
+    return snap
 
 
 def prefill(st, n=50):
@@ -219,6 +228,9 @@ def test_N01_FR01_FR08_accepted_put_uploads_the_window_then_uploaded():
         r = await get_log(st, srv.url(cred="u:p@"), 7, oldestTimestamp=compat.iso(T0 + 10),
                           latestTimestamp=compat.iso(T0 + 14))
         assert r["status"] == "Accepted" and r["filename"].startswith("CS-1-DiagnosticsLog-")
+        stamp = compat.iso(compat.now())[:19].replace("-", "").replace(":", "")
+        assert r["filename"] in ("CS-1-DiagnosticsLog-%sZ.log" % stamp, "CS-1-DiagnosticsLog-%sZ.log" % (
+            compat.iso(compat.now() - 1)[:19].replace("-", "").replace(":", "")))
         await settle(st)
         await srv.stop()
         assert statuses(st) == [("Uploading", 7), ("Uploaded", 7)]
@@ -236,8 +248,22 @@ def test_N01_FR05_no_entry_in_the_window_is_rejected_without_filename():
         r = await get_log(st, "http://127.0.0.1:1/", 3, oldestTimestamp="2099-01-01T00:00:00Z")
         assert r == {"status": "Rejected"}
         assert st.getlog is None and statuses(st) == []
+        assert _tail(st).endswith("GetLog 3: DiagnosticsLog Rejected: no entries\n")
         r = await get_log(st, "http://127.0.0.1:1/", 4, log_type="SecurityLog",
                           latestTimestamp="2001-01-01T00:00:00Z")
+        assert r == {"status": "Rejected"}
+        # Far bounds are clamped, not an error; a bound at the last entry keeps it.
+        r = await get_log(st, "http://127.0.0.1:1/", 5, oldestTimestamp="1900-01-01T00:00:00Z",
+                          latestTimestamp="9999-12-31T23:59:59Z")
+        assert r["status"] == "Accepted"
+        await settle(st)
+        prefill(st, 5)
+        r = await get_log(st, "http://127.0.0.1:1/", 6, oldestTimestamp=compat.iso(T0 + 4),
+                          latestTimestamp=compat.iso(T0 + 4))
+        assert r["status"] == "Accepted"
+        await settle(st)
+        r = await get_log(st, "http://127.0.0.1:1/", 7, oldestTimestamp="2019-12-31T23:00:00+00:00",
+                          latestTimestamp="2020-01-01T00:59:59+01:00")     # offsets: that is T0 - 1
         assert r == {"status": "Rejected"}
     support.run(go())
 
@@ -284,7 +310,7 @@ def test_N01_bad_and_unsupported_locations_and_a_refused_connection():
         assert statuses(st) == [("BadMessage", 1), ("NotSupportedOperation", 2),
                                 ("Uploading", 3), ("UploadFailure", 3)]
         sec = seclog(st)
-        assert b"connection failed to 127.0.0.1:1" in sec
+        assert b"connection failure to 127.0.0.1:1" in sec
     support.run(go())
 
 
@@ -295,7 +321,7 @@ def test_N01_FR12_FR20_a_second_getlog_cancels_the_running_upload():
         r1 = await get_log(st, srv.url(), 11)
         while not srv.requests:
             await compat.sleep_ms(10)
-        assert st.getlog.running() and statuses(st) == [("Uploading", 11)]
+        assert not st.getlog[0].done() and statuses(st) == [("Uploading", 11)]
         srv.delay_ms = 0
         r2 = await get_log(st, srv.url(), 12)
         assert r1["status"] == "Accepted" and r2["status"] == "AcceptedCanceled"
@@ -360,13 +386,13 @@ def test_canceled_uploads_do_not_pile_up_in_memory():
         marks = []
         for i in range(40):
             await get_log(st, "http://127.0.0.1:1/x", i + 1, retries=1, retryInterval=60)
-            while "GetLog %d: attempt 1/2" % (i + 1) not in _tail(st):
+            while "GetLog %d: try 1/2" % (i + 1) not in _tail(st):
                 await compat.sleep_ms(5)
             st.sent[:] = []
             if i in (9, 39):
                 gc.collect()
                 marks.append(mem())
-        st.getlog.task.cancel()
+        st.getlog[0].cancel()
         await compat.sleep_ms(20)
         if not compat.IS_MPY:
             tracemalloc.stop()
@@ -397,7 +423,7 @@ def test_the_job_is_unloaded_when_idle_and_loads_again():
         r = await get_log(st, srv.url(), 52, oldestTimestamp="2099-01-01T00:00:00Z")
         assert r["status"] == "Rejected" and st.getlog is None and "diag.logupload" not in sys.modules
         await get_log(st, srv.url(), 53)
-        assert "diag.logupload" in sys.modules and st.getlog.running()
+        assert "diag.logupload" in sys.modules and not st.getlog[0].done()
         await settle(st)
         await st.session.triggers["LogStatusNotification"]()
         await srv.stop()
