@@ -16,6 +16,7 @@ if IS_MPY:
     ticks_add = time.ticks_add
     mem_alloc = gc.mem_alloc
     mem_free = gc.mem_free
+    gc_every = gc.threshold
 else:
     def const(x):
         return x
@@ -38,6 +39,9 @@ else:
 
     def mem_free():
         return 0
+
+    def gc_every(n):
+        pass
 
 collect = gc.collect
 

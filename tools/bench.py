@@ -157,11 +157,11 @@ def heap_bytes(text):
     return n * {"": 1, "k": 1024, "K": 1024, "m": 1 << 20, "M": 1 << 20}[m.group(2)]
 
 
-def min_heapsize(tree, tools, root, url, lo, hi, step=1024):
+def min_heapsize(tree, tools, root, url, lo, hi, step=1024, preload=()):
     """Smallest -X heapsize (bytes, to `step`) at which the scenario completes, by bisection.
     lo must fail and hi must pass; returns (heapsize, runs)."""
     runs = []
-    ok, _, p = scenario_mpy(tree, tools, hi, root, url)
+    ok, _, p = scenario_mpy(tree, tools, hi, root, url, preload=preload)
     runs.append((hi, ok))
     if not ok:
         raise RuntimeError("the scenario fails even with -X heapsize=%d:\n%s\n%s" % (hi, p.stdout[-3000:],
@@ -170,7 +170,7 @@ def min_heapsize(tree, tools, root, url, lo, hi, step=1024):
         mid = (lo + hi) // 2 // step * step
         if mid <= lo:
             mid = lo + step
-        ok, _, _ = scenario_mpy(tree, tools, mid, root, url)
+        ok, _, _ = scenario_mpy(tree, tools, mid, root, url, preload=preload)
         runs.append((mid, ok))
         if ok:
             hi = mid
@@ -395,6 +395,12 @@ def heap(tree, tools, log, quick=False):
         lo = (floor // 1024) * 1024
         hi = heap_bytes(SCENARIO_HEAP) if not quick else heap_bytes("512k")
         smallest, runs = min_heapsize(tree, tools, root, url, lo, hi)
+        # The same with every module the scenario imports loaded first: all
+        # code is code heap, as on a board whose code is frozen or in ROMFS.
+        ok, r4, _ = scenario_mpy(tree, tools, SCENARIO_HEAP, root, url, preload=lazy, code_only=True)
+        code_all = [r for r in r4 if r["kind"] == "code"][0]
+        smallest_all, _ = min_heapsize(tree, tools, root, url, (code_all["absolute"] // 1024) * 1024, hi,
+                                       preload=lazy)
         log("heap: scenario on CPython (tracemalloc)")
         cp = cpy(scenario_code(root, url, None, True))
         cres = results(cp, "bench_scenario (CPython)")
@@ -406,6 +412,7 @@ def heap(tree, tools, log, quick=False):
             "imports_total": [r for r in res if r["kind"] == "imports_total"][0]["bytes"],
             "objects": [r for r in res if r["kind"] == "object"], "qstr": qstr,
             "scenario": sc, "scenario_data": data, "code": code, "min_heapsize": smallest,
+            "code_all": code_all, "min_heapsize_all": smallest_all,
             "bisection": runs, "frames_sent": sent, "schema_errors": bad, "uploads": len(sink.uploads),
             "cpython": [r for r in cres if r["kind"] == "scenario"][0]}
 
@@ -522,13 +529,19 @@ def budgets(R):
         h = R["heap"]
         w = h["scenario"]["working"]
         wd = h["scenario_data"]["working"]
-        B["working heap, 100 monitors (x64 unix port)"] = {
+        # The budgets count every module the scenario imports as code heap (the
+        # issue's "what the imports take, which frozen or ROMFS code moves to
+        # flash"); the figure with GetLog's upload code loaded mid-scenario
+        # (a board running .mpy files from RAM) is shown beside it.
+        B["working heap, 100 monitors (x64 unix port; all code imported first)"] = {
             "goal": "<= %d KB" % (GOALS["working_heap"] // 1024),
-            "measured": "%.1f KB (%.1f KB without lazily loaded code)" % (w / 1024, wd / 1024),
-            "met": w <= GOALS["working_heap"], "value": w}
-        need = h["min_heapsize"] - h["code"]["absolute"]
-        B["smallest heapsize above the code heap"] = {
-            "goal": "<= %d KB" % (GOALS["heap_over_code"] // 1024), "measured": "%.1f KB" % (need / 1024),
+            "measured": "%.1f KB (%.1f KB with the upload code loaded lazily)" % (wd / 1024, w / 1024),
+            "met": wd <= GOALS["working_heap"], "value": wd}
+        need = h["min_heapsize_all"] - h["code_all"]["absolute"]
+        lazy_need = h["min_heapsize"] - h["code"]["absolute"]
+        B["smallest heapsize above the code heap (all code imported first)"] = {
+            "goal": "<= %d KB" % (GOALS["heap_over_code"] // 1024),
+            "measured": "%.1f KB (%.1f KB with the upload code loaded lazily)" % (need / 1024, lazy_need / 1024),
             "met": need <= GOALS["heap_over_code"], "value": need}
     if "flash" in R:
         t = R["flash"]["total"]
@@ -632,6 +645,13 @@ def markdown(R):
                   H["min_heapsize"], _kb(H["min_heapsize"])),
               "| ... of which above the heap in use after the imports | %d | %s |" % (
                   H["min_heapsize"] - H["code"]["absolute"], _kb(H["min_heapsize"] - H["code"]["absolute"])),
+              "| heap in use after importing every module the scenario imports (%s too) | %d | %s |" % (
+                  ", ".join(sc["lazy"]) or "none", H["code_all"]["absolute"], _kb(H["code_all"]["absolute"])),
+              "| smallest -X heapsize that completes the scenario, all code imported first | %d | %s |" % (
+                  H["min_heapsize_all"], _kb(H["min_heapsize_all"])),
+              "| ... of which above the heap in use after all imports | %d | %s |" % (
+                  H["min_heapsize_all"] - H["code_all"]["absolute"],
+                  _kb(H["min_heapsize_all"] - H["code_all"]["absolute"])),
               "| CPython: code (tracemalloc) / working, sampled / true peak | %s / %s / %s | |" % (
                   H["cpython"]["code_heap"], H["cpython"]["working"], H["cpython"]["peak_traced"]), "",
               "Scenario: %s; %d events; frames checked against the official schemas: %d errors.%s%s" % (
