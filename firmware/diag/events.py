@@ -144,8 +144,8 @@ class Outbox:
                 store.sync(f)
             os.rename(name + ".tmp", name)
             self.count += 1
-            log("event %d: %s %s=%s, cleared %d" % (e, trigger, mid if is_mon else v.variable["name"],
-                                                   d["actualValue"][:40], cleared))
+            log("event %d: %s %s=%s%s" % (e, trigger, mid if is_mon else v.variable["name"],
+                                         d["actualValue"][:40], " cleared" if cleared else ""))
         if batch is not None:
             self.wake.set()
 
