@@ -20,6 +20,8 @@ that job is done.
 
 The log names a customer only by a 6-hex tag of the salted key, never by
 its idToken, identifier or data.
+
+Few functions on purpose: each costs .mpy bytes and ~150 B of RAM on import.
 """
 import asyncio
 import binascii
@@ -31,88 +33,29 @@ from device.config import ConfigError
 from drivers import store
 
 CHUNK = 512          # NotifyCustomerInformation.data: at most 512 characters
-BLOCK = 256          # bytes read from a record file at a time
+BLOCK = 256          # characters read from a record file at a time
 MAX_JOBS = 4         # CustomerInformation requests queued at most; more are Rejected
 RETRIES = 3
 SEP = "\n"           # between two records of the same customer in a report
 NONE = "No customer data found"
 CLEARED = "Customer data cleared"
-REFS = ("idToken", "customerIdentifier", "customerCertificate", "certificate")
 
 
 class Full(Exception):
     """The store has no room (customer_records or customer_bytes) for a record."""
 
 
-def _text(v, what):
-    if not isinstance(v, str) or v == "":
-        raise ValueError(what + " must be a non-empty string")
-    return v
-
-
-def canon(ref):
-    """The one customer reference in `ref` as canonical bytes; ValueError when none, several or malformed.
-
-    idToken: type and value, the value case-insensitive (OCPP IdTokenType);
-    additionalInfo is ignored. Certificate: the hex fields case-insensitive,
-    serialNumber without leading zeros.
-    """
-    n = 0
-    for k in REFS:
-        if ref.get(k) is not None:
-            n += 1
-    if n != 1:
-        raise ValueError("no customer reference" if n == 0 else "more than one customer reference")
-    t = ref.get("idToken")
-    if t is not None:
-        if not isinstance(t, dict):
-            raise ValueError("idToken must be an object")
-        return b"T\n" + _text(t.get("type"), "idToken.type").encode() + b"\n" + \
-            _text(t.get("idToken"), "idToken.idToken").encode().lower()
-    c = ref.get("customerIdentifier")
-    if c is not None:
-        return b"C\n" + _text(c, "customerIdentifier").encode()
-    c = ref.get("customerCertificate")
-    if c is None:
-        c = ref.get("certificate")
-    if not isinstance(c, dict):
-        raise ValueError("certificate must be an object")
-    sn = _text(c.get("serialNumber"), "serialNumber").encode().lower().lstrip(b"0") or b"0"
-    return b"X\n" + _text(c.get("hashAlgorithm"), "hashAlgorithm").encode() + b"\n" + \
-        _text(c.get("issuerNameHash"), "issuerNameHash").encode().lower() + b"\n" + \
-        _text(c.get("issuerKeyHash"), "issuerKeyHash").encode().lower() + b"\n" + sn
-
-
-def utf8_cut(b):
-    """Length of the longest prefix of b that ends on a UTF-8 character boundary."""
-    n = len(b)
-    i = n - 1
-    while i >= 0 and n - i <= 4 and (b[i] & 0xC0) == 0x80:
-        i -= 1
-    if i < 0:
-        return 0
-    c = b[i]
-    need = 1 if c < 0x80 else 4 if c >= 0xF0 else 3 if c >= 0xE0 else 2
-    return n if n - i >= need else i
-
-
-def status(st, reason, info=None):
-    r = {"status": st, "statusInfo": {"reasonCode": reason}}
-    if info:
-        r["statusInfo"]["additionalInfo"] = info
-    return r
-
-
 class Customers:
-    """The customer-data store: station.customers. add/find/chunks/clear for integrating firmware."""
+    """The customer-data store: station.customers, seeded once from the board's `customers`,
+    and the CustomerInformation handler. add/find/chunks/clear for integrating firmware."""
 
     def __init__(self, station):
         self.st = station
         self.dir = station.store.root + "/customers"
         self.fs = store.Store(self.dir)
         b = station.board
-        self.max_bytes = b.get("customer_bytes", 65536)
-        self.max_records = b.get("customer_records", 64)
+        self.max_bytes = b["customer_bytes"]      # device/checks.py gives the defaults
+        self.max_records = b["customer_records"]
         idx = self.fs.load("index.json")
         if not isinstance(idx, dict) or "salt" not in idx:
             idx = {"salt": binascii.hexlify(compat.urandom(8)).decode(), "seeded": 0, "next": 1, "recs": []}
@@ -121,55 +64,116 @@ class Customers:
         self.salt = idx["salt"].encode()
         self.jobs = []        # [requestId, report, file numbers], the first one running
         self.task = None
-        self._sweep()
-
-    # ---- storage ------------------------------------------------------------
+        self._drop(None)
+        station.customers = self
+        # The board's `customers`, checked whole first so that a bad board fails every boot.
+        seed = b["customers"]
+        total = 0
+        for i, item in enumerate(seed):
+            try:
+                self.key(item)
+            except ValueError as e:
+                raise ConfigError("customers[%d]" % i, str(e))
+            total += len(item["data"].encode())
+        if len(seed) > self.max_records or total > self.max_bytes:
+            raise ConfigError("customers", "over customer_records or customer_bytes")
+        # Seeded once per storage: a record the CSMS cleared must not come back at the
+        # next boot. "seeded" counts the board records applied; it is saved in the same
+        # index write as each record, so a power cut mid-seed never adds one twice.
+        done = idx.get("seeded") or 0
+        if done is True:
+            done = len(seed)
+        for i in range(done, len(seed)):
+            idx["seeded"] = i + 1
+            try:
+                self.add(seed[i], seed[i]["data"])
+            except Full:
+                self._save()
+        station.session.on("CustomerInformation", self.request)
 
     def path(self, n):
         return "%s/r%d.txt" % (self.dir, n)
 
     def key(self, ref):
-        return binascii.hexlify(hashlib.sha256(self.salt + canon(ref)).digest()).decode()[:20]
+        """The salted hash of the one customer reference in ref; ValueError when none, several or malformed.
 
-    def used(self):
-        """(records, bytes) held."""
+        Hashed: idToken type and value, the value case-insensitive (additionalInfo
+        ignored); a certificate's hex fields case-insensitive, serialNumber
+        without leading zeros.
+        """
+        g = ref.get
+        n = (g("idToken") is not None) + (g("customerIdentifier") is not None) + \
+            (g("customerCertificate") is not None) + (g("certificate") is not None)
+        if n != 1:
+            raise ValueError("NoReference" if n == 0 else "MultipleReferences")   # request()'s reasonCodes
+        o = g("idToken")
+        c = g("customerCertificate") or g("certificate")
+        try:
+            if o is not None:
+                parts = ["T", o.get("type"), o.get("idToken")]
+            elif c is not None:
+                parts = ["X", c.get("hashAlgorithm"), c.get("issuerNameHash"), c.get("issuerKeyHash"),
+                         c.get("serialNumber")]
+            else:
+                parts = ["C", g("customerIdentifier")]
+        except AttributeError:    # not an object
+            parts = [0, 0]
+        for i in range(1, len(parts)):
+            v = parts[i]
+            if not isinstance(v, str) or v == "":
+                raise ValueError("InvalidReference")
+            if i > 1:     # the first field (type, customerIdentifier, hashAlgorithm) keeps its case
+                v = v.encode().lower().decode()     # ASCII only, as on MicroPython
+            if i == 4:
+                v = v.lstrip("0") or "0"
+            parts[i] = v
+        out = SEP.join(parts).encode()
+        return binascii.hexlify(hashlib.sha256(self.salt + out).digest()).decode()[:20]
+
+    def _scan(self, key, cut=False):
+        """(record numbers, bytes) of the customer with this key, of every record for None;
+        cut: take them out of the index (committed), their files stay for _drop."""
+        nums = []
+        kept = []
         t = 0
         for r in self.idx["recs"]:
-            t += r[2]
-        return len(self.idx["recs"]), t
-
-    def _numbers(self, key):
-        return [r[1] for r in self.idx["recs"] if r[0] == key]
+            if key is None or r[0] == key:
+                nums.append(r[1])
+                t += r[2]
+            elif cut:
+                kept.append(r)
+        if cut and nums:
+            self.idx["recs"] = kept
+            self._save()
+        return nums, t
 
     def _save(self):
         self.fs.save("index.json", self.idx)
 
-    def _sweep(self):
-        """Delete record files the index does not name (a cut add or clear)."""
-        keep = [r[1] for r in self.idx["recs"]]
-        gone = 0
-        for name in os.listdir(self.dir):
-            if name.startswith("r") and name.endswith(".txt"):
-                try:
-                    n = int(name[1:-4])
-                except ValueError:
-                    continue
-                if n not in keep:
-                    store.remove(self.dir + "/" + name)
-                    gone += 1
-        if gone:
-            self.st.log.write("customer store: %d orphan record files deleted" % gone)
-
     def _drop(self, nums):
-        """Delete the files of detached records that no queued job still has to read."""
-        keep = [r[1] for r in self.idx["recs"]]
+        """Delete the files of nums (None: every rN.txt, the orphans of a cut add or clear)
+        that neither the index nor a queued job still names."""
+        keep = self._scan(None)[0]
         for j in self.jobs:
-            keep.extend(j[2])
+            keep += j[2]
+        if nums is None:
+            nums = []
+            for name in os.listdir(self.dir):
+                if name[0] == "r" and name.endswith(".txt"):
+                    try:
+                        nums.append(int(name[1:-4]))
+                    except ValueError:
+                        pass
         for n in nums:
             if n not in keep:
                 store.remove(self.path(n))
 
     # ---- API ----------------------------------------------------------------
+
+    def used(self):
+        """(records, bytes) held."""
+        n, t = self._scan(None)
+        return len(n), t
 
     def add(self, ref, data):
         """Store a record of free text for a customer (more records per customer are kept in order).
@@ -180,209 +184,136 @@ class Customers:
         data, Full when over customer_records or customer_bytes.
         """
         key = self.key(ref)
-        _text(data, "data")
+        if not isinstance(data, str) or data == "":
+            raise ValueError("data")
         recs, used = self.used()
-        if recs >= self.max_records:
-            self.st.log.write("customer store full: %d records" % recs)
-            raise Full("customer_records")
         n = self.idx["next"]
         p = self.path(n)
-        try:
-            with open(p + ".tmp", "w", encoding="utf-8") as f:
-                f.write(data)
-                store.sync(f)
-            size = os.stat(p + ".tmp")[6]
-        except Exception:
-            store.remove(p + ".tmp")
-            raise
-        if used + size > self.max_bytes:
-            store.remove(p + ".tmp")
-            self.st.log.write("customer store full: %d + %d bytes > %d" % (used, size, self.max_bytes))
-            raise Full("customer_bytes")
-        store.replace(p + ".tmp", p)
+        tmp = p + ".tmp"
+        # A write that fails leaves tmp behind: the next add overwrites it, a restart sweeps it.
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(data)
+            store.sync(f)
+        size = os.stat(tmp)[6]
+        if recs >= self.max_records or used + size > self.max_bytes:
+            store.remove(tmp)
+            raise Full()
+        store.replace(tmp, p)
         self.idx["next"] = n + 1
         self.idx["recs"].append([key, n, size])
         self._save()
-        self.st.log.write("customer record added: #%s, %d bytes" % (key[:6], size))
+        self.st.log.write("customer #%s: %d bytes added" % (key[:6], size))
 
     def find(self, ref):
         """Bytes of data held for the customer (0: nothing)."""
-        key = self.key(ref)
-        t = 0
-        for r in self.idx["recs"]:
-            if r[0] == key:
-                t += r[2]
-        return t
+        return self._scan(self.key(ref))[1]
 
     def chunks(self, ref, n=CHUNK):
         """The customer's data as pieces of n characters (the last may be shorter), records joined by SEP."""
-        return self._pieces(self._numbers(self.key(ref)), n)
+        return self._pieces(self._scan(self.key(ref))[0], n, None)
 
     def clear(self, ref):
         """Delete every record of the customer; returns how many there were."""
         key = self.key(ref)
-        nums = self._detach(key)
-        if nums:
-            self._drop(nums)
-            self.st.log.write("customer data cleared: #%s, %d records" % (key[:6], len(nums)))
+        nums = self._scan(key, True)[0]
+        self._drop(nums)
+        self.st.log.write("customer #%s: %d records cleared" % (key[:6], len(nums)))
         return len(nums)
 
-    def _detach(self, key):
-        """Take the customer's records out of the index (committed); their files stay for _drop."""
-        nums = self._numbers(key)
-        if nums:
-            self.idx["recs"] = [r for r in self.idx["recs"] if r[0] != key]
-            self._save()
-        return nums
-
-    def _pieces(self, nums, n):
-        buf = ""
-        first = True
+    def _pieces(self, nums, n, empty):
+        """Pieces of n characters of the records' text. With `empty` (a job): `empty`
+        when there was no text, then None to mark the end."""
+        buf = sep = ""
+        sent = False
         for num in nums:
             try:
-                f = open(self.path(num), "rb")
+                f = open(self.path(num), encoding="utf-8")
             except OSError:
                 continue
             with f:
-                if not first:
-                    buf += SEP
-                first = False
-                carry = b""
+                buf += sep
+                sep = SEP
                 while True:
-                    b = f.read(BLOCK)
+                    b = f.read(BLOCK)     # characters, never a split one (MicroPython too)
                     if not b:
                         break
-                    if carry:
-                        b = carry + b
-                    k = utf8_cut(b)
-                    carry = b[k:]
-                    if k:
-                        buf += b[:k].decode()
+                    buf += b
                     while len(buf) >= n:
                         yield buf[:n]
                         buf = buf[n:]
+                        sent = True
         if buf:
             yield buf
+        elif empty and not sent:
+            yield empty
+        if empty:
+            yield None
 
     # ---- CustomerInformation --------------------------------------------------
 
     def request(self, req):
-        """CustomerInformation: Invalid without exactly one reference, Rejected when
-        neither report nor clear is asked or MAX_JOBS wait; else Accepted and queued."""
-        n = 0
-        for k in REFS:
-            if k in req:
-                n += 1
-        if n != 1:
-            # 2.0.1 leaves two or more references unspecified (2.1: exactly one): Invalid.
-            return status("Invalid", "NoReference" if n == 0 else "MultipleReferences",
-                          "give exactly one of idToken, customerIdentifier, customerCertificate")
+        """CustomerInformation: Invalid without exactly one valid reference (2.0.1 leaves
+        two or more unspecified, 2.1 asks for one), Rejected when neither report nor
+        clear is asked or MAX_JOBS wait; else Accepted and queued."""
+        report = req["report"]
+        clear = req["clear"]
+        st = "Rejected"
+        why = "Busy" if len(self.jobs) >= MAX_JOBS else None
+        if not report and not clear:
+            why = "NothingRequested"
         try:
             key = self.key(req)
         except ValueError as e:
-            return status("Invalid", "InvalidReference", str(e))
-        report = req["report"]
-        clear = req["clear"]
-        if not report and not clear:
-            return status("Rejected", "NothingRequested", "report and clear are both false")
-        if len(self.jobs) >= MAX_JOBS:
-            return status("Rejected", "Busy", "earlier CustomerInformation requests still running")
-        nums = self._numbers(key)
-        self.jobs.append([req["requestId"], report, nums])
-        if clear:
-            self._detach(key)     # committed now; the job reads the files, then drops them
-        self.st.log.write("CustomerInformation %d: report=%d clear=%d #%s, %d records" % (
-            req["requestId"], report, clear, key[:6], len(nums)))
+            st = "Invalid"
+            why = str(e)
+        if why:
+            return {"status": st, "statusInfo": {"reasonCode": why}}
+        # A clear is committed now; the job reads the files, then drops them.
+        nums = self._scan(key, clear)[0]
+        self.jobs.append((req["requestId"], report, nums))
+        self.st.log.write("CustomerInformation %d #%s: %d records, report %d clear %d" % (
+            req["requestId"], key[:6], len(nums), report, clear))
         if self.task is None:
             self.task = asyncio.create_task(self._work())
         return {"status": "Accepted"}
 
     async def _work(self):
+        """Run the jobs in order: NotifyCustomerInformation parts, each sent once the next is
+        known (for tbc), RETRIES tries each; then delete the files of what was cleared."""
+        s = self.st.session
+        log = self.st.log.write
         try:
             while self.jobs:
-                job = self.jobs[0]
+                rid, report, nums = self.jobs[0]
+                texts = self._pieces(nums if report else (), CHUNK, NONE if report or not nums else CLEARED)
+                seq = 0
+                prev = None
+                r = "done"
                 try:
-                    await self._run(job)
+                    for t in texts:
+                        if prev is not None:
+                            req = {"data": prev, "seqNo": seq, "generatedAt": compat.iso(), "requestId": rid}
+                            if t is not None:
+                                req["tbc"] = True
+                            for i in range(RETRIES):
+                                try:
+                                    await s.call("NotifyCustomerInformation", req)
+                                    break
+                                except Exception:
+                                    if i == RETRIES - 1 or not s.online:
+                                        raise
+                            seq += 1
+                        prev = t
                 except Exception as e:
-                    self.st.log.write("CustomerInformation %d failed: %s" % (job[0], type(e).__name__))
+                    r = type(e).__name__
+                finally:
+                    texts.close()   # closes an open record file before the job drops it
+                log("CustomerInformation %d: %d parts sent, %s" % (rid, seq, r))
                 self.jobs.pop(0)
-                self._drop(job[2])
+                self._drop(nums)
         finally:
             self.task = None
 
-    async def _run(self, job):
-        rid, report, nums = job[0], job[1], job[2]
-        if not nums:
-            texts = (NONE,)
-        elif report:
-            texts = self._pieces(nums, CHUNK)
-        else:
-            texts = (CLEARED,)
-        seq = 0
-        prev = None
-        try:
-            for t in texts:
-                if prev is not None:
-                    if not await self._notify(rid, seq, prev, True):
-                        return
-                    seq += 1
-                prev = t
-        finally:
-            if report and nums:
-                texts.close()  # closes the open record file before the job drops it
-        if prev is None:       # every file vanished under us
-            prev = NONE
-        if await self._notify(rid, seq, prev, False):
-            self.st.log.write("CustomerInformation %d: %d messages sent" % (rid, seq + 1))
-
-    async def _notify(self, rid, seq, data, tbc):
-        req = {"data": data, "seqNo": seq, "generatedAt": compat.iso(), "requestId": rid}
-        if tbc:
-            req["tbc"] = True
-        s = self.st.session
-        for attempt in range(RETRIES):
-            try:
-                await s.call("NotifyCustomerInformation", req)
-                return True
-            except Exception as e:
-                self.st.log.write("NotifyCustomerInformation %d/%d failed: %s" % (rid, seq, type(e).__name__))
-                if not s.online:
-                    break
-        return False
 
 
-def attach(station):
-    """station.customers, seeded once from the board's `customers`, and the CustomerInformation handler."""
-    c = Customers(station)
-    station.customers = c
-    seed = station.board.get("customers") or []
-    for i, item in enumerate(seed):
-        try:
-            canon(item)
-        except ValueError as e:
-            raise ConfigError("customers[%d]" % i, str(e))
-    total = 0
-    for item in seed:
-        total += len(item["data"].encode())
-    if len(seed) > c.max_records or total > c.max_bytes:
-        raise ConfigError("customers", "%d records, %d bytes: more than customer_records or customer_bytes"
-                          % (len(seed), total))
-    # Once per storage: a record the CSMS cleared must not come back at the next
-    # boot. "seeded" counts the board records applied; it is saved in the same
-    # index write as each record, so a power cut mid-seed never adds one twice.
-    done = c.idx.get("seeded") or 0
-    if done is True:
-        done = len(seed)
-    added = 0
-    for i in range(done, len(seed)):
-        item = seed[i]
-        c.idx["seeded"] = i + 1
-        try:
-            c.add(item, item["data"])
-            added += 1
-        except (Full, ValueError):
-            c._save()
-    if added:
-        station.log.write("customer store seeded with %d of %d board records" % (added, len(seed) - done))
-    station.session.on("CustomerInformation", c.request)
-    return c
+attach = Customers     # station.py: customers.attach(station)

@@ -17,6 +17,8 @@ event itself when it is the least severe; the diagnostics log says which.
 On a CALLERROR for a NotifyEvent the batch is retried RETRIES times with
 backoff, then logged as undeliverable and dropped, so one poisoned event
 cannot block the queue forever. Timeouts and lost connections retry forever.
+
+Few methods on purpose: each function costs .mpy bytes and ~150 B of RAM on import.
 """
 import asyncio
 import json
@@ -28,8 +30,8 @@ from device import model as dm
 from diag import monitors as mon
 from drivers import store
 
-HW_FAULT_SEVERITY = const(1)   # HardwareFailure, for sensor faults
-ID_BLOCK = const(64)           # event ids reserved per write of the counter
+_HW_FAULT_SEVERITY = const(1)   # HardwareFailure, for sensor faults
+_ID_BLOCK = const(64)           # event ids reserved per write of the counter
 RETRIES = const(3)
 # A NotifyEvent page holds at most this much event text: while it is built
 # and encoded a page costs about 2.7x its text, in blocks a fragmented small
@@ -46,8 +48,7 @@ class Outbox:
             if n.endswith(".tmp"):
                 store.remove(self.dir + "/" + n)
         self.count = len(os.listdir(self.dir))
-        c = station.store.load("eventid.json", {"next": 1})
-        self.next_id = c["next"]
+        self.next_id = station.store.load("eventid.json", {"next": 1})["next"]
         self.reserved = self.next_id   # ids below this are reserved on storage
         self.wake = asyncio.Event()
         self.budget = min(PAGE_BYTES, station.board["max_message"] // 2)
@@ -61,147 +62,92 @@ class Outbox:
         if up:
             self.wake.set()     # deliver what was queued while offline
 
-    def _eid(self):
-        if self.next_id >= self.reserved:
-            # Persist a block ahead, so ids stay unique across a reboot with one
-            # write per ID_BLOCK events rather than one per event.
-            self.reserved = self.next_id + ID_BLOCK
-            self.st.store.save("eventid.json", {"next": self.reserved})
-        e = self.next_id
-        self.next_id += 1
-        return e
-
-    # ---- building events -----------------------------------------------------
-
-    def event(self, src, trigger, cleared, ts):
-        """(eventData dict, severity) for a fired monitor or a faulty sensor."""
-        if isinstance(src, tuple):
-            v = src[mon.M_VAR]
-            sev = mon.sev(src)
-            ntype = mon.NOTIF[mon.origin(src)]
-        else:
-            v = src
-            sev = HW_FAULT_SEVERITY
-            ntype = "HardWiredNotification"
-        d = {"eventId": 0, "timestamp": ts, "trigger": trigger, "eventNotificationType": ntype,
-             "component": v.component, "variable": v.variable}
-        if v.mutability == "WriteOnly":
-            d["actualValue"] = ""
-        else:
-            lim = self.st.model.ctrl("DeviceDataCtrlr.ReportingValueSize")
-            d["actualValue"] = dm.text(v.value)[:min(2500, lim)]
-        if isinstance(src, tuple):
-            d["variableMonitoringId"] = src[mon.M_ID]
-            if mon.kind(src) <= mon.LOWER:
-                d["cleared"] = cleared
-            if mon.tx(src):
-                e = v.component.get("evse")
-                tx = self.st.monitors.tx.get(e["id"] if e else 0)
-                if tx is None and self.st.monitors.tx:
-                    for k in self.st.monitors.tx:
-                        tx = self.st.monitors.tx[k]
-                if tx is not None:
-                    d["transactionId"] = tx
-        else:
-            d["cleared"] = cleared
-            d["techCode"] = "SensorRecovered" if cleared else "SensorFault"
-            if not cleared and getattr(v.sensor, "error", None):
-                d["techInfo"] = v.sensor.error[:500]
-        return d, sev
-
     def post(self, fired):
-        """Queue what one tick found; they travel as one batch (seqNo/tbc)."""
-        m = self.st.model
+        """Queue what one tick found, (monitor tuple or faulty sensor's variable, trigger, cleared)
+        each; they travel as one batch (seqNo/tbc)."""
+        st = self.st
+        m = st.model
         if not m.ctrl("MonitoringCtrlr.Enabled"):
             return
         level = m.ctrl("MonitoringCtrlr.ActiveMonitoringLevel")
         offline_sev = m.ctrl("MonitoringCtrlr.OfflineQueuingSeverity")
-        online = self.st.session.online
+        lim = min(2500, m.ctrl("DeviceDataCtrlr.ReportingValueSize"))
+        online = st.session.online
+        log = st.log.write
         ts = compat.iso()
         batch = None
         for src, trigger, cleared in fired:
-            d, sev = self.event(src, trigger, cleared, ts)
+            # The eventData of a fired monitor (a tuple) or of a faulty sensor (its variable).
+            is_mon = isinstance(src, tuple)
+            v = src[mon.M_VAR] if is_mon else src
+            d = {"eventId": 0, "timestamp": ts, "trigger": trigger, "eventNotificationType":
+                 mon.NOTIF[mon.origin(src)] if is_mon else "HardWiredNotification",
+                 "component": v.component, "variable": v.variable,
+                 "actualValue": "" if v.mutability == "WriteOnly" else dm.text(v.value)[:lim]}
+            if is_mon:
+                sev = mon.sev(src)
+                mid = d["variableMonitoringId"] = src[mon.M_ID]
+                if mon.kind(src) <= mon.LOWER:
+                    d["cleared"] = cleared
+                if mon.tx(src):
+                    txs = st.monitors.tx
+                    e = v.component.get("evse")
+                    tx = txs.get(e["id"] if e else 0)
+                    if tx is None:
+                        for k in txs:
+                            tx = txs[k]
+                    if tx is not None:
+                        d["transactionId"] = tx
+            else:
+                sev = _HW_FAULT_SEVERITY
+                mid = "-"
+                d["cleared"] = cleared
+                d["techCode"] = "SensorRecovered" if cleared else "SensorFault"
+                if not cleared and getattr(v.sensor, "error", None):
+                    d["techInfo"] = v.sensor.error[:500]
             if sev > level:
                 continue
             if not online and sev > offline_sev:
-                self.st.log.write("offline: event of monitor %s (severity %d) not queued"
-                                  % (d.get("variableMonitoringId", "-"), sev))
+                log("offline: event of monitor %s (severity %d) not queued" % (mid, sev))
                 continue
-            d["eventId"] = self._eid()
+            e = self.next_id
+            if e >= self.reserved:
+                # Persist a block ahead, so ids stay unique across a reboot with one
+                # write per _ID_BLOCK events rather than one per event.
+                self.reserved = e + _ID_BLOCK
+                st.store.save("eventid.json", {"next": self.reserved})
+            self.next_id = e + 1
+            d["eventId"] = e
             if batch is None:
-                batch = d["eventId"]
-            self._append(d, batch, sev)
+                batch = e
+            if self.count >= st.board["queue_size"]:
+                # The least severe queued event (highest number, the oldest of those) makes room,
+                # unless the new one is less severe still.
+                victim = None
+                for n in sorted(os.listdir(self.dir)):
+                    if n.endswith(".json") and (victim is None or n[-6] > victim[-6]):
+                        victim = n
+                self.dropped += 1
+                gone = e
+                gs = sev
+                if victim is not None and int(victim[-6]) >= sev:
+                    store.remove(self.dir + "/" + victim)
+                    self.count -= 1
+                    gone = int(victim[:10])
+                    gs = int(victim[-6])
+                log("outbox full: dropped event %d (severity %d)" % (gone, gs))
+                if gone == e:
+                    continue
+            name = "%s/%010d_%010d_%d.json" % (self.dir, e, batch, sev)
+            with open(name + ".tmp", "w") as f:
+                json.dump(d, f)
+                store.sync(f)
+            os.rename(name + ".tmp", name)
+            self.count += 1
+            log("event %d: %s %s=%s%s" % (e, trigger, mid if is_mon else v.variable["name"],
+                                         d["actualValue"][:40], " cleared" if cleared else ""))
         if batch is not None:
             self.wake.set()
-
-    def _append(self, d, batch, sev):
-        if self.count >= self.st.board["queue_size"]:
-            victim = self._least_severe()
-            if victim is None or int(victim[-6]) < sev:
-                self.dropped += 1
-                self.st.log.write("outbox full: dropped new event %d (severity %d)" % (d["eventId"], sev))
-                return
-            store.remove(self.dir + "/" + victim)
-            self.count -= 1
-            self.dropped += 1
-            self.st.log.write("outbox full: dropped event %d (severity %s)" % (int(victim[:10]), victim[-6]))
-        name = "%s/%010d_%010d_%d.json" % (self.dir, d["eventId"], batch, sev)
-        with open(name + ".tmp", "w") as f:
-            json.dump(d, f)
-            store.sync(f)
-        os.rename(name + ".tmp", name)
-        self.count += 1
-        self.st.log.write("event %d: %s %s %s=%s%s" % (
-            d["eventId"], d["trigger"], d["eventNotificationType"],
-            d.get("variableMonitoringId", d["variable"]["name"]), d["actualValue"][:40],
-            " cleared" if d.get("cleared") else ""))
-
-    def _least_severe(self):
-        worst = None
-        for n in sorted(os.listdir(self.dir)):
-            if n.endswith(".json") and (worst is None or n[-6] > worst[-6]):
-                worst = n
-        return worst
-
-    def pending(self):
-        names = os.listdir(self.dir)
-        i = 0
-        for n in names:          # filtered and sorted in place: one list, not three
-            if n.endswith(".json"):
-                names[i] = n
-                i += 1
-        del names[i:]
-        names.sort()
-        return names
-
-    # ---- delivery ------------------------------------------------------------
-
-    def _page(self, names):
-        """The events of the first batch in names that fit one message: (names, datas, more)."""
-        batch = names[0][11:21]
-        used = 120
-        take = []
-        datas = []
-        more = False
-        for n in names:
-            if n[11:21] != batch:
-                break
-            p = self.dir + "/" + n
-            try:
-                size = os.stat(p)[6] + 1    # the file is the event's JSON text
-                if take and used + size > self.budget:
-                    more = True
-                    break
-                with open(p) as f:
-                    d = json.load(f)
-            except (OSError, ValueError):
-                store.remove(p)   # unreadable: cannot be sent, never blocks
-                self.count -= 1
-                continue
-            used += size
-            take.append(n)
-            datas.append(d)
-        return take, datas, more
 
     async def run(self):
         """Drain the outbox while online: one NotifyEvent at a time, deleting after its answer."""
@@ -213,6 +159,41 @@ class Outbox:
                 continue
             seq = await self._send_page(seq)
 
+    def pending(self):
+        """The event files' names, in order."""
+        names = os.listdir(self.dir)
+        i = 0
+        for n in names:          # filtered and sorted in place: one list, not three
+            if n.endswith(".json"):
+                names[i] = n
+                i += 1
+        del names[i:]
+        names.sort()
+        return names
+
+    def _page(self, names):
+        """The events of the first batch in names that fit one message: (names, datas, more)."""
+        take = []
+        datas = []
+        used = 120
+        for n in names:
+            if n[11:21] != names[0][11:21]:
+                break
+            p = self.dir + "/" + n
+            try:
+                size = os.stat(p)[6] + 1    # the file is the event's JSON text
+                if take and used + size > self.budget:
+                    return take, datas, True
+                with open(p) as f:
+                    datas.append(json.load(f))
+            except (OSError, ValueError):
+                store.remove(p)   # unreadable: cannot be sent, never blocks
+                self.count -= 1
+                continue
+            used += size
+            take.append(n)
+        return take, datas, False
+
     async def _send_page(self, seq):
         """Send the next page of the outbox; return the next seqNo.
 
@@ -221,8 +202,6 @@ class Outbox:
         """
         names = self.pending()
         self.count = len(names)
-        if not names:
-            return seq
         take, datas, more = self._page(names)
         names = None
         if not take:
@@ -237,21 +216,20 @@ class Outbox:
             if isinstance(e, codec.CallError):
                 self.fails += 1
                 if self.fails > RETRIES:
-                    for n in take:
-                        store.remove(self.dir + "/" + n)
-                    self.count -= len(take)
-                    self.dropped += len(take)
-                    self.st.log.write("NotifyEvent refused %d times (%s): events %s dropped"
-                                      % (self.fails, e.code, ",".join(str(d["eventId"]) for d in datas)))
+                    self.st.log.write("NotifyEvent refused %d times (%s): %d events dropped"
+                                      % (self.fails, e.code, len(take)))
                     self.fails = 0
-                    return 0
-            self.st.log.write("NotifyEvent not delivered: %r" % e)
-            req = datas = None
-            await compat.sleep_ms(min(30000, self.retry_ms * (1 << min(self.fails, 5))))
-            return seq
-        self.fails = 0
+                    self.dropped += len(take)
+                    seq = -1
+            if seq >= 0:
+                self.st.log.write("NotifyEvent: %r" % e)
+                req = datas = None
+                await compat.sleep_ms(min(30000, self.retry_ms * (1 << min(self.fails, 5))))
+                return seq
+        else:
+            self.fails = 0
+            self.sent += len(take)
         for n in take:
             store.remove(self.dir + "/" + n)
         self.count -= len(take)
-        self.sent += len(take)
         return seq + 1 if more else 0

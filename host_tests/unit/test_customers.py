@@ -86,6 +86,7 @@ def pieces_ok(st, ref, data, n):
 
 
 def test_pieces_count_characters_not_bytes_across_block_boundaries():
+    """The record is read as text in blocks of cu.BLOCK characters: none split, on both runtimes."""
     st = make()
     data = TEXT * 120            # ~3200 characters, ~3500 bytes
     st.customers.add(TOK, data)
@@ -93,11 +94,6 @@ def test_pieces_count_characters_not_bytes_across_block_boundaries():
     pieces_ok(st, TOK, data, 7)
     st.customers.add(CID, TEXT * 3)
     pieces_ok(st, CID, TEXT * 3, 1)
-
-
-def test_utf8_cut_never_splits_a_character():
-    b = "a€😀".encode()          # 1 + 3 + 4 bytes
-    assert [cu.utf8_cut(b[:i]) for i in range(len(b) + 1)] == [0, 1, 1, 1, 4, 4, 4, 4, 8]
 
 
 def test_bad_reference_or_empty_data_is_refused():
