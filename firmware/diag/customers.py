@@ -89,6 +89,7 @@ class Customers:
                 self.add(seed[i], seed[i]["data"])
             except Full:
                 self._save()
+                station.log.write("customer store full: board record %d not added" % i)
         station.session.on("CustomerInformation", self.request)
 
     def path(self, n):
