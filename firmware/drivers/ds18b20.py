@@ -15,8 +15,8 @@ it the first sensor found is used.
 """
 from compat import ticks_ms, ticks_diff
 import drivers
-from device import config
 
+KEYS = "# pin:I:0: rom:h:16:16 conv_ms:i:94:2000"
 _buses = {}
 
 
@@ -24,26 +24,6 @@ def settle(ms):
     """Wait for the first conversion at boot (tests replace this)."""
     import time
     time.sleep(ms / 1000)
-
-
-def check(board, spec, p):
-    s = spec["sensor"]
-    q = p + "sensor."
-    config.only(s, ("driver", "pin", "rom", "conv_ms"), q)
-    if config.need(s, "pin", q, "int") < 0:
-        raise config.ConfigError(q + "pin", "must be a GPIO number")
-    rom = config.need(s, "rom", q, "str", False)
-    if rom is not None:
-        ok = len(rom) == 16
-        for c in rom:
-            if c not in "0123456789abcdefABCDEF":
-                ok = False
-        if not ok:
-            raise config.ConfigError(q + "rom", "16 hex digits, e.g. 28ff641e8316034a")
-    c = config.need(s, "conv_ms", q, "int", False, 750)
-    if not 94 <= c <= 2000:
-        raise config.ConfigError(q + "conv_ms", "must be 94..2000")
-    drivers.numeric(spec, p)
 
 
 class Bus:
@@ -70,7 +50,11 @@ class Bus:
 
 
 class Ds18b20:
-    def __init__(self, s, dtype):
+    gen = 0        # the conversion this sensor last read
+    value = None   # that reading
+    error = None
+
+    def __init__(self, board, spec, s):
         pin = s["pin"]
         self.conv = s.get("conv_ms") or 750
         b = _buses.get(pin)
@@ -81,10 +65,7 @@ class Ds18b20:
         if s.get("rom"):
             import binascii
             self.rom = bytearray(binascii.unhexlify(s["rom"]))
-        self.gen = 0       # the conversion this sensor last read
-        self.value = None  # that reading
-        self.dtype = dtype
-        self.error = None
+        self.dtype = spec["dataType"]
 
     def read(self):
         b = self.bus
@@ -113,5 +94,4 @@ class Ds18b20:
         return self.value
 
 
-def make(board, spec, s):
-    return Ds18b20(s, spec["dataType"])
+make = Ds18b20

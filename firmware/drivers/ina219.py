@@ -11,26 +11,9 @@ continuously (configuration 0x399F: 32 V, +-320 mV, 12 bits), written once;
 a read is two 2-byte register reads, well under a millisecond.
 """
 import drivers
-from device import config
 
-CHANNELS = ("current", "voltage", "power", "shunt")
-CONFIG = b"\x39\x9f"
+KEYS = "# bus:U addr:i:64:79 channel:E:current:voltage:power:shunt shunt_ohms:p"
 _chips = {}
-
-
-def check(board, spec, p):
-    from drivers import buses
-    s = spec["sensor"]
-    q = p + "sensor."
-    config.only(s, ("driver", "bus", "addr", "channel", "shunt_ohms"), q)
-    if config.need(s, "bus", q, "int") not in buses.ids(board):
-        raise config.ConfigError(q + "bus", "no such id in the board's i2c list")
-    if not 0x40 <= config.need(s, "addr", q, "int", False, 0x40) <= 0x4F:
-        raise config.ConfigError(q + "addr", "an INA219 answers at 64..79 (0x40..0x4F)")
-    config.need(s, "channel", q, CHANNELS)
-    if config.need(s, "shunt_ohms", q, "num", False, 0.1) <= 0:
-        raise config.ConfigError(q + "shunt_ohms", "must be above 0")
-    drivers.numeric(spec, p)
 
 
 class Chip:
@@ -41,7 +24,7 @@ class Chip:
 
     def reg(self, r):
         if not self.ready:
-            self.i2c.writeto_mem(self.addr, 0, CONFIG)
+            self.i2c.writeto_mem(self.addr, 0, b"\x39\x9f")
             self.ready = True
         b = self.i2c.readfrom_mem(self.addr, r, 2)
         return (b[0] << 8) | b[1]
@@ -60,12 +43,13 @@ class Chip:
 
 
 class Channel:
+    error = None
+
     def __init__(self, chip, s, dtype):
         self.chip = chip
         self.ch = s["channel"]
         self.ohms = s.get("shunt_ohms") or 0.1
         self.dtype = dtype
-        self.error = None
 
     def read(self):
         c = self.chip

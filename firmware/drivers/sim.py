@@ -10,16 +10,15 @@ import math
 import random
 
 from compat import ticks_ms, ticks_diff
-from device import config
 
-WAVES = ("sine", "square", "ramp", "step", "const", "toggle")
-
-
-KEYS = ("driver", "wave", "base", "amp", "period_s", "noise", "dropout", "step_s")
+KEYS = ("wave:e:sine:square:ramp:step:const:toggle base:n amp:n period_s:p noise:n dropout:n:0:1 "
+        "step_s:p")
 
 
 class SimSensor:
-    def __init__(self, s, dtype):
+    error = None
+
+    def __init__(self, board, spec, s):
         self.wave = s.get("wave", "sine")
         self.base = float(s.get("base", 0))
         self.amp = float(s.get("amp", 1))
@@ -27,9 +26,8 @@ class SimSensor:
         self.noise = float(s.get("noise", 0))
         self.dropout = float(s.get("dropout", 0))
         self.step = float(s.get("step_s", 10)) * 1000
-        self.dtype = dtype
+        self.dtype = spec["dataType"]
         self.t0 = ticks_ms()
-        self.error = None
 
     def read(self):
         if self.dropout and random.random() < self.dropout:
@@ -58,20 +56,4 @@ class SimSensor:
         return str(round(v, 2))
 
 
-def check(board, spec, p):
-    s = spec["sensor"]
-    q = p + "sensor."
-    config.only(s, KEYS, q)
-    config.need(s, "wave", q, WAVES, False)
-    for k in ("base", "amp", "noise"):
-        config.need(s, k, q, "num", False)
-    for k in ("period_s", "step_s"):
-        if config.need(s, k, q, "num", False, 1) <= 0:
-            raise config.ConfigError(q + k, "must be above 0")
-    d = config.need(s, "dropout", q, "num", False, 0)
-    if not 0 <= d <= 1:
-        raise config.ConfigError(q + "dropout", "a probability: 0..1")
-
-
-def make(board, spec, s):
-    return SimSensor(s, spec["dataType"])
+make = SimSensor
