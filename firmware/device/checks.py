@@ -20,9 +20,9 @@ cannot say, check() says after the walk.
 from device.config import ConfigError
 
 HEX = "0123456789abcdefABCDEF"
-KIND = {"s": "a non-empty string", "t": "a string", "h": "hex digits", "i": "an integer",
-        "n": "a number", "p": "a number above 0", "b": "true or false", "o": "an object",
-        "l": "an array", "u": "an i2c bus id"}
+# What type letter i of "sthinpbolu" must be, in ConfigError's words.
+KIND = ("a non-empty string,a string,hex digits,an integer,a number,a number above 0,true or false,"
+        "an object,an array,an i2c bus id")
 # Every top-level key; "_"-prefixed keys are free (comments, and "_dir" set by load()).
 TOP = ("board:S mcu:e=host:host:esp32:esp32s2:esp32s3:esp32c3:esp32c6:rp2040:rp2350 station:O csms:O "
        "clock:e=csms:csms:ntp:system ntp:o wifi:o watchdog:o i2c:l storage:s=state sample_ms:i=1000:10: "
@@ -53,9 +53,13 @@ def keys(obj, spec, path):
     """Check obj's keys against spec (path: "wifi.", "" for the board)."""
     if type(obj) is not dict:
         raise ConfigError(path[:-1] or "(top)", "must be an object")
-    ents = [e.split(":") for e in spec.split()]
+    ents = []
+    names = []
+    for e in spec.split():
+        f = e.split(":")
+        ents.append(f)
+        names.append(f[0])
     if spec[0] != "+":
-        names = [f[0] for f in ents]
         for k in obj:
             if k not in names and not (k[:1] == "_" and not path):
                 raise ConfigError(path + k, "unknown key")
@@ -75,11 +79,14 @@ def keys(obj, spec, path):
             if v not in f[2:]:
                 raise ConfigError(p, "must be one of " + ", ".join(f[2:]))
             continue
-        n = type(v) in (int, float)
-        if not {"s": type(v) is str and v != "", "t": type(v) is str, "h": type(v) is str and not v.strip(HEX),
-                "i": type(v) is int, "n": n, "p": n and v > 0, "b": type(v) is bool, "o": type(v) is dict,
-                "l": type(v) is list, "u": type(v) is int and v in _bus}[t]:
-            raise ConfigError(p, "must be " + KIND[t])
+        i = "sthinpbolu".index(t)
+        ty = type(v)
+        if ty is float and t in "np":
+            ty = int
+        if ty is not (str, str, str, int, int, int, bool, dict, list, int)[i] or not (
+                v != "" if t == "s" else not v.strip(HEX) if t == "h" else v > 0 if t == "p"
+                else v in _bus if t == "u" else 1):
+            raise ConfigError(p, "must be " + KIND.split(",")[i])
         if len(f) > 2:
             lo = f[2]
             hi = f[3]
@@ -127,9 +134,9 @@ def check(board):
     if "/" in st["id"]:
         raise ConfigError("station.id", "no '/'")
     url = board["csms"]["url"]
-    if not (url.startswith("ws://") or url.startswith("wss://")):
+    if url[:5] != "ws://" and url[:6] != "wss://":
         raise ConfigError("csms.url", "must start with ws:// or wss://")
-    if url.startswith("wss://") and board["csms"].get("ca") is None:
+    if url[:3] == "wss" and board["csms"].get("ca") is None:
         raise ConfigError("csms.ca", "missing: wss needs the CA of the CSMS certificate")
     if board.get("ntp") is not None and board["clock"] != "ntp":
         raise ConfigError("ntp", 'only with "clock": "ntp"')
@@ -157,14 +164,16 @@ def check(board):
                 raise ConfigError(q + "id", "must be unique in the board")
             ids.append(m["id"])
             t = m["type"]
+            a = b = None    # the bounds of its value: an interval, a Delta, a threshold in min..max
+            if t[0] == "P":
+                a, b = 1, 86400
+            elif t == "Delta":
+                a = 0
+            elif v["dataType"] in ("decimal", "integer"):
+                a, b = lo, hi
             val = m["value"]
-            if t == "Delta" and val < 0:
-                raise ConfigError(q + "value", "Delta must not be negative")
-            if t[0] == "P" and not 1 <= val <= 86400:
-                raise ConfigError(q + "value", "interval must be 1..86400 s")
-            if t[-9:] == "Threshold" and v["dataType"] in ("decimal", "integer"):
-                if (lo is not None and val < lo) or (hi is not None and val > hi):
-                    raise ConfigError(q + "value", "outside min..max")
+            if (a is not None and val < a) or (b is not None and val > b):
+                raise ConfigError(q + "value", ("%s needs %s..%s" % (t, a, b)).replace("None", ""))
     for i, c in enumerate(board["customers"]):
         if not ("idToken" in c or "customerIdentifier" in c or "certificate" in c):
             raise ConfigError("customers[%d].idToken" % i, "missing (or customerIdentifier, certificate)")

@@ -11,18 +11,14 @@ Example above: a TMP36 (0.5 V at 0 C, 10 mV/C) in mode uv gives Celsius.
 """
 import drivers
 
-ATTN = {"0dB": "ATTN_0DB", "2.5dB": "ATTN_2_5DB", "6dB": "ATTN_6DB", "11dB": "ATTN_11DB"}
 KEYS = "# pin:I:0: scale:n offset:n atten:e:0dB:2.5dB:6dB:11dB mode:e:u16:uv samples:i:1:64"
 
 
 def check(board, spec, p):
     """atten and read_uv() are ESP32's only."""
-    s = spec["sensor"]
-    if not board["mcu"].startswith("esp32"):
-        for k in ("atten", "mode"):
-            if s.get(k) not in (None, "u16"):
-                from device.config import ConfigError
-                raise ConfigError(p + "sensor." + k, "needs an ESP32 port")
+    for k in ("atten", "mode"):
+        if spec["sensor"].get(k) not in (None, "u16") and board["mcu"][:5] != "esp32":
+            raise drivers.ConfigError(p + "sensor." + k, "needs an ESP32 port")
 
 
 class Adc:
@@ -30,9 +26,10 @@ class Adc:
 
     def __init__(self, board, spec, s):
         import machine
-        a = s.get("atten")
+        a = s.get("atten")   # "2.5dB" is machine.ADC.ATTN_2_5DB
         p = machine.Pin(s["pin"])
-        self.adc = machine.ADC(p) if a is None else machine.ADC(p, atten=getattr(machine.ADC, ATTN[a]))
+        self.adc = machine.ADC(p) if a is None else machine.ADC(
+            p, atten=getattr(machine.ADC, "ATTN_" + a.replace(".", "_").upper()))
         self.uv = s.get("mode") == "uv"
         self.scale = s.get("scale", 1)
         self.offset = s.get("offset", 0)

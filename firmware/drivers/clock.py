@@ -18,8 +18,6 @@ hour, when the server answers in milliseconds, nothing to see.
 """
 import compat
 
-MIN_VALID = 1700000000   # 2023-11-14: an answer before that is a broken server
-
 
 class Ntp:
     def __init__(self, st, spec):
@@ -38,7 +36,7 @@ class Ntp:
         ntptime.timeout = self.timeout
         try:
             t = ntptime.time() + compat.EPOCH
-            if t < MIN_VALID:
+            if t < 1700000000:   # 2023-11-14: an answer before that is a broken server
                 raise ValueError("time %d is before 2023" % t)
         except Exception as e:  # OSError (DNS, timeout), IndexError (short reply), ValueError
             self.failed += 1
@@ -57,9 +55,8 @@ class Ntp:
         return True
 
     def next_s(self):
-        if not self.failed:
-            return self.every
-        return min(self.every, 10 << min(self.failed - 1, 12))
+        """Seconds to the next query: every_s, or after a failure 10 s doubling up to every_s."""
+        return min(self.every, 10 << min(self.failed - 1, 12)) if self.failed else self.every
 
     def network_up(self):
         """False while a Wi-Fi service (drivers/wifi.py) has no link: no query then."""

@@ -23,23 +23,12 @@ class Chip:
         self.ready = False
 
     def reg(self, r):
+        """Register r (1 shunt, 2 bus voltage) as 16 bits; configures the chip first when needed."""
         if not self.ready:
             self.i2c.writeto_mem(self.addr, 0, b"\x39\x9f")
             self.ready = True
         b = self.i2c.readfrom_mem(self.addr, r, 2)
         return (b[0] << 8) | b[1]
-
-    def shunt_v(self):
-        v = self.reg(1)
-        if v >= 0x8000:
-            v -= 0x10000
-        return v * 10e-6
-
-    def bus_v(self):
-        v = self.reg(2)
-        if v & 1:
-            raise ValueError("overflow: current or power out of range")
-        return (v >> 3) * 0.004
 
 
 class Channel:
@@ -53,18 +42,22 @@ class Channel:
 
     def read(self):
         c = self.chip
+        ch = self.ch
         try:
-            if self.ch == "current":
-                v = c.shunt_v() / self.ohms
-            elif self.ch == "voltage":
-                v = c.bus_v()
-            elif self.ch == "power":
-                v = c.bus_v() * c.shunt_v() / self.ohms
-            else:
-                v = c.shunt_v()
+            v = 1
+            if ch != "voltage":
+                v = c.reg(1)
+                v = (v - 0x10000 if v >= 0x8000 else v) * 10e-6     # the shunt voltage, V
+                if ch != "shunt":
+                    v /= self.ohms                                   # current, A
+            if ch == "voltage" or ch == "power":
+                b = c.reg(2)
+                if b & 1:
+                    raise ValueError("overflow: current or power out of range")
+                v *= (b >> 3) * 0.004                                # bus voltage, V
         except (OSError, ValueError) as e:
             c.ready = False   # configure again: the chip may have been power-cycled
-            self.error = "INA219 0x%02x %s: %r" % (c.addr, self.ch, e)
+            self.error = "INA219 0x%02x %s: %r" % (c.addr, ch, e)
             return None
         return drivers.typed(self.dtype, v)
 

@@ -14,10 +14,8 @@ KEYS = "# offset:n"
 
 def check(board, spec, p):
     """Only an esp32* or rp2* port has the sensor."""
-    mcu = board["mcu"]
-    if mcu == "host":
-        from device.config import ConfigError
-        raise ConfigError(p + "sensor.driver", "mcu_temp needs an esp32* or rp2* mcu, not host")
+    if board["mcu"] == "host":
+        raise drivers.ConfigError(p + "sensor.driver", "mcu_temp needs an esp32* or rp2* mcu, not host")
 
 
 class McuTemp:

@@ -21,14 +21,6 @@ def makedirs(path):
             pass
 
 
-def exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
-
-
 def remove(path):
     try:
         os.remove(path)
@@ -62,9 +54,10 @@ class Store:
         for n in os.listdir(root):
             if n.endswith(".tmp"):
                 t = root + "/" + n
-                if exists(t[:-4]):
+                try:
+                    os.stat(t[:-4])
                     remove(t)
-                else:
+                except OSError:
                     os.rename(t, t[:-4])
 
     def path(self, name):
@@ -87,6 +80,3 @@ class Store:
             fill(f)
             sync(f)
         replace(p + ".tmp", p)
-
-    def delete(self, name):
-        remove(self.path(name))

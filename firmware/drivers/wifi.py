@@ -13,7 +13,6 @@ masked in the logs.
 import compat
 from compat import ticks_ms, ticks_diff
 
-POLL_MS = 500
 
 
 class Wifi:
@@ -28,16 +27,15 @@ class Wifi:
         self.connects = 0   # times the link came up
         self.attempts = 0   # connect() calls
         if self.password:
-            st.log.secrets.append(self.password)
-            st.seclog.secrets.append(self.password)
+            for lg in (st.log, st.seclog):
+                lg.secrets.append(self.password)
 
     def start(self):
         import network
         sp = self.spec
-        if sp.get("country") and hasattr(network, "country"):
-            network.country(sp["country"])
-        if sp.get("hostname") and hasattr(network, "hostname"):
-            network.hostname(sp["hostname"])
+        for k in ("country", "hostname"):
+            if sp.get(k) and hasattr(network, k):
+                getattr(network, k)(sp[k])
         w = network.WLAN(network.STA_IF)
         w.active(True)
         if sp.get("power_save") is False and hasattr(network.WLAN, "PM_NONE"):
@@ -52,12 +50,6 @@ class Wifi:
         except OSError as e:
             self.st.log.write("wifi: connect to %s failed: %r" % (self.ssid, e))
 
-    def address(self):
-        try:
-            return self.wlan.ifconfig()[0]
-        except OSError:
-            return "?"
-
     def poll(self, now, since):
         """One look at the link; returns the ticks the current state began."""
         ok = self.wlan.isconnected()
@@ -65,7 +57,11 @@ class Wifi:
             self.up = ok
             if ok:
                 self.connects += 1
-                self.st.log.write("wifi: connected to %s as %s" % (self.ssid, self.address()))
+                try:
+                    a = self.wlan.ifconfig()[0]
+                except OSError:
+                    a = "?"
+                self.st.log.write("wifi: connected to %s as %s" % (self.ssid, a))
             else:
                 self.st.log.write("wifi: link to %s lost" % self.ssid)
             return now
@@ -85,5 +81,5 @@ class Wifi:
         self.st.log.write("wifi: connecting to %s" % self.ssid)
         since = ticks_ms()
         while True:
-            await compat.sleep_ms(POLL_MS)
+            await compat.sleep_ms(500)
             since = self.poll(ticks_ms(), since)
