@@ -19,13 +19,14 @@ class SimSensor:
     error = None
 
     def __init__(self, board, spec, s):
-        self.wave = s.get("wave", "sine")
-        self.base = float(s.get("base", 0))
-        self.amp = float(s.get("amp", 1))
-        self.period = float(s.get("period_s", 60)) * 1000
-        self.noise = float(s.get("noise", 0))
-        self.dropout = float(s.get("dropout", 0))
-        self.step = float(s.get("step_s", 10)) * 1000
+        g = s.get
+        self.wave = g("wave", "sine")
+        self.base = float(g("base", 0))
+        self.amp = float(g("amp", 1))
+        self.period = float(g("period_s", 60)) * 1000
+        self.noise = float(g("noise", 0))
+        self.dropout = float(g("dropout", 0))
+        self.step = float(g("step_s", 10)) * 1000
         self.dtype = spec["dataType"]
         self.t0 = ticks_ms()
 
@@ -35,16 +36,19 @@ class SimSensor:
             return None
         t = ticks_diff(ticks_ms(), self.t0)
         w = self.wave
+        a = self.amp
+        per = self.period
         if w == "sine":
-            v = self.base + self.amp * math.sin(2 * math.pi * t / self.period)
+            v = a * math.sin(2 * math.pi * t / per)
         elif w == "square":
-            v = self.base + (self.amp if (t % self.period) < self.period / 2 else -self.amp)
+            v = a if t % per < per / 2 else -a
         elif w == "ramp":
-            v = self.base + self.amp * (t % self.period) / self.period
-        elif w == "step" or w == "toggle":
-            v = self.base + (self.amp if (t // self.step) % 2 else 0)
-        else:
-            v = self.base
+            v = a * (t % per) / per
+        elif w == "const":
+            v = 0
+        else:   # step, toggle
+            v = a if (t // self.step) % 2 else 0
+        v += self.base
         if self.noise:
             v += (random.random() * 2 - 1) * self.noise
         if self.dtype == "integer":

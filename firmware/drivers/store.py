@@ -9,16 +9,15 @@ import os
 
 def makedirs(path):
     """mkdir -p (MicroPython's os has no makedirs)."""
-    parts = path.split("/")
-    cur = "/" if path.startswith("/") else ""
-    for p in parts:
-        if not p:
-            continue
-        cur = cur + p if cur in ("", "/") else cur + "/" + p
-        try:
-            os.mkdir(cur)
-        except OSError:
-            pass
+    cur = "/" if path[:1] == "/" else ""
+    for p in path.split("/"):
+        if p:
+            cur += p
+            try:
+                os.mkdir(cur)
+            except OSError:
+                pass
+            cur += "/"
 
 
 def remove(path):

@@ -48,7 +48,10 @@ class Wifi:
         try:
             self.wlan.connect(self.ssid, self.password)
         except OSError as e:
-            self.st.log.write("wifi: connect to %s failed: %r" % (self.ssid, e))
+            self.log("connect to %s failed: %r" % (self.ssid, e))
+
+    def log(self, msg):
+        self.st.log.write("wifi: " + msg)
 
     def poll(self, now, since):
         """One look at the link; returns the ticks the current state began."""
@@ -61,12 +64,12 @@ class Wifi:
                     a = self.wlan.ifconfig()[0]
                 except OSError:
                     a = "?"
-                self.st.log.write("wifi: connected to %s as %s" % (self.ssid, a))
+                self.log("connected to %s as %s" % (self.ssid, a))
             else:
-                self.st.log.write("wifi: link to %s lost" % self.ssid)
+                self.log("link to %s lost" % self.ssid)
             return now
         if not ok and ticks_diff(now, since) >= self.retry_ms:
-            self.st.log.write("wifi: no link to %s for %d s (status %s), connecting again" % (
+            self.log("no link to %s for %d s (status %s), connecting again" % (
                 self.ssid, self.retry_ms // 1000, self.wlan.status()))
             try:
                 self.wlan.disconnect()
@@ -78,7 +81,7 @@ class Wifi:
 
     async def run(self):
         self.start()
-        self.st.log.write("wifi: connecting to %s" % self.ssid)
+        self.log("connecting to %s" % self.ssid)
         since = ticks_ms()
         while True:
             await compat.sleep_ms(500)
