@@ -10,7 +10,8 @@ a hand-written check per key): space-separated entries "key:type[:lo:hi]".
 An upper-case type is required; "type=default" fills an absent key. Types:
 s a non-empty string, t any string, h hex digits, i integer, n number, p
 number above 0, b boolean, o object, l array (of objects), u the id of an
-i2c bus of the board, e one of the choices after it ("mode:e:u16:uv").
+i2c bus of the board, e one of the choices after it ("mode:e:u16:uv"); "!" after the type: unique in
+the board (per list).
 lo..hi bound a number or a string's length; an empty bound is open. SUB
 holds the spec of an object or array key; "+" leads the spec of an object
 that may have other keys. A sensor driver's KEYS is such a spec, led by "#"
@@ -34,7 +35,7 @@ SUB = {
     "ntp": "host:s every_s:i:60:86400 timeout_s:n:0.1:5",
     "wifi": "ssid:S::32 password:t hostname:s country:s:2:2 retry_s:i:1:3600 power_save:b",
     "watchdog": "timeout_ms:I offline_reset_s:i:0:",
-    "i2c": "id:I:0: scl:I:0: sda:I:0: freq:i:10000:1000000",
+    "i2c": "id:I!:0: scl:I:0: sda:I:0: freq:i:10000:1000000",
     "log": "+ bytes:i files:i upload:e:PUT:POST",
     "variables": "+ component:O variable:O dataType:E:string:decimal:integer:dateTime:boolean:"
                  "OptionList:SequenceList:MemberList unit:s min:n max:n "
@@ -42,11 +43,11 @@ SUB = {
     "component": "name:S::50 instance:s evse:o",
     "evse": "id:I connectorId:i",
     "variable": "name:S::50 instance:s",
-    "monitors": "id:I:1: type:E:UpperThreshold:LowerThreshold:Delta:Periodic:PeriodicClockAligned "
+    "monitors": "id:I!:1: type:E:UpperThreshold:LowerThreshold:Delta:Periodic:PeriodicClockAligned "
                 "value:N severity:I:0:9 origin:E:HardWired:Preconfigured transaction:b",
     "customers": "+ data:S",
 }
-_bus = []   # the i2c bus ids of the board being checked (type u)
+_seen = []   # (list, id) of the "!" keys so far: i2c bus ids, monitor ids
 
 
 def keys(obj, spec, path):
@@ -71,7 +72,7 @@ def keys(obj, spec, path):
         if v is None:
             if t < "a":
                 raise ConfigError(p, "missing")
-            if len(t) < 2:
+            if "=" not in t:
                 continue
             v = obj[k] = [] if t[0] == "l" else int(t[2:]) if t[0] == "i" else t[2:]
         t = t[0].lower()
@@ -85,7 +86,7 @@ def keys(obj, spec, path):
             ty = int
         if ty is not (str, str, str, int, int, int, bool, dict, list, int)[i] or not (
                 v != "" if t == "s" else not v.strip(HEX) if t == "h" else v > 0 if t == "p"
-                else v in _bus if t == "u" else 1):
+                else ("i2c", v) in _seen if t == "u" else 1):
             raise ConfigError(p, "must be " + KIND.split(",")[i])
         if len(f) > 2:
             lo = f[2]
@@ -94,6 +95,11 @@ def keys(obj, spec, path):
             if (lo and x < float(lo)) or (hi and x > float(hi)):
                 raise ConfigError(p, ("length " if t in "sh" else "") + "must be %s..%s" % (lo or 1, hi)
                                   if hi else "at least " + lo)
+        if "!" in f[1]:
+            u = (path.split("[")[0], v)
+            if u in _seen:
+                raise ConfigError(p, "must be unique in the board")
+            _seen.append(u)
         if k in SUB:
             if t == "o":
                 keys(v, SUB[k], p + ".")
@@ -102,29 +108,10 @@ def keys(obj, spec, path):
                     keys(o, SUB[k], "%s[%d]." % (p, i))
 
 
-def _sensor(board, v, p):
-    """The variable's sensor: its driver module's KEYS, then its check() if any."""
-    import drivers
-    p += "sensor."
-    s = v["sensor"]
-    keys(s, "+ driver:S", p)
-    mod = drivers._module(s["driver"], p + "driver")
-    spec = getattr(mod, "KEYS", "")
-    if spec[:1] == "#":
-        also, spec = spec.split(" ", 1)
-        if v["dataType"] not in ("decimal", "integer", also[1:]):
-            raise ConfigError(p[:-7] + "dataType", "%s gives numbers: decimal or integer%s" % (
-                s["driver"], also.replace("#", " or ") if also[1:] else ""))
-    if spec:
-        keys(s, "driver:S " + spec, p)
-    fn = getattr(mod, "check", None)
-    if fn is not None:
-        fn(board, v, p[:-7])
-
-
 def check(board):
     """Raise ConfigError for the first key at fault; return the board with defaults filled."""
-    del _bus[:]
+    import drivers
+    del _seen[:]
     keys(board, TOP, "")
     mcu = board["mcu"]
     for k in ("clock", "wifi", "watchdog", "i2c"):
@@ -145,24 +132,29 @@ def check(board):
         top = 8300 if mcu.startswith("rp2") else 60000   # the RP2040 watchdog counts at most 8388 ms
         if not 1000 <= d["timeout_ms"] <= top:
             raise ConfigError("watchdog.timeout_ms", "must be 1000..%d on %s" % (top, mcu))
-    for i, b in enumerate(board.get("i2c") or ()):
-        if b["id"] in _bus:
-            raise ConfigError("i2c[%d].id" % i, "must be unique in the board")
-        _bus.append(b["id"])
-    ids = []
     for i, v in enumerate(board["variables"]):
         p = "variables[%d]." % i
         lo = v.get("min")
         hi = v.get("max")
         if lo is not None and hi is not None and lo > hi:
             raise ConfigError(p + "min", "greater than max")
-        if v.get("sensor") is not None:
-            _sensor(board, v, p)
+        s = v.get("sensor")
+        if s is not None:   # its driver module's KEYS, then its check() if any
+            q = p + "sensor."
+            keys(s, "+ driver:S", q)
+            mod = drivers._module(s["driver"], q + "driver")
+            spec = getattr(mod, "KEYS", "")
+            if spec[:1] == "#":
+                also, spec = spec.split(" ", 1)
+                if v["dataType"] not in ("decimal", "integer", also[1:]):
+                    raise ConfigError(p + "dataType", "%s gives numbers: decimal or integer%s" % (
+                        s["driver"], also.replace("#", " or ") if also[1:] else ""))
+            if spec:
+                keys(s, "driver:S " + spec, q)
+            if hasattr(mod, "check"):
+                mod.check(board, v, p)
         for j, m in enumerate(v["monitors"]):
             q = p + "monitors[%d]." % j
-            if m["id"] in ids:
-                raise ConfigError(q + "id", "must be unique in the board")
-            ids.append(m["id"])
             t = m["type"]
             a = b = None    # the bounds of its value: an interval, a Delta, a threshold in min..max
             if t[0] == "P":
