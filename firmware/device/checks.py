@@ -116,7 +116,7 @@ def check(board):
     mcu = board["mcu"]
     for k in ("clock", "wifi", "watchdog", "i2c"):
         if mcu == "host" and board.get(k) not in (None, "csms", "system"):
-            raise ConfigError(k, 'needs a board "mcu" (esp32..., rp2040...), not host')
+            raise ConfigError(k, "needs an esp32* or rp2* mcu, not host")
     st = board["station"]
     if "/" in st["id"]:
         raise ConfigError("station.id", "no '/'")
@@ -124,7 +124,7 @@ def check(board):
     if url[:5] != "ws://" and url[:6] != "wss://":
         raise ConfigError("csms.url", "must start with ws:// or wss://")
     if url[:3] == "wss" and board["csms"].get("ca") is None:
-        raise ConfigError("csms.ca", "missing: wss needs the CA of the CSMS certificate")
+        raise ConfigError("csms.ca", "missing: wss needs the CSMS's CA")
     if board.get("ntp") is not None and board["clock"] != "ntp":
         raise ConfigError("ntp", 'only with "clock": "ntp"')
     d = board.get("watchdog")
@@ -146,9 +146,7 @@ def check(board):
             spec = getattr(mod, "KEYS", "")
             if spec[:1] == "#":
                 also, spec = spec.split(" ", 1)
-                if v["dataType"] not in ("decimal", "integer", also[1:]):
-                    raise ConfigError(p + "dataType", "%s gives numbers: decimal or integer%s" % (
-                        s["driver"], also.replace("#", " or ") if also[1:] else ""))
+                keys(v, ("+ dataType:e:decimal:integer:" + also[1:]).rstrip(":"), p)
             if spec:
                 keys(s, "driver:S " + spec, q)
             if hasattr(mod, "check"):
