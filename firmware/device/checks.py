@@ -15,12 +15,14 @@ the board (per list).
 lo..hi bound a number or a string's length; an empty bound is open. SUB
 holds the spec of an object or array key; "+" leads the spec of an object
 that may have other keys. A sensor driver's KEYS is such a spec, led by "#"
-when the variable must be numeric ("#boolean": or boolean). What a spec
+for a driver whose variable must be numeric: "#b" or boolean too, "#m" on an
+esp32* or rp2* mcu only. What a spec
 cannot say, check() says after the walk.
 """
 from device.config import ConfigError
 
 HEX = "0123456789abcdefABCDEF"
+NO_MCU = "needs an esp32* or rp2* mcu, not host"
 # What type letter i of "sthinpbolu" must be, in ConfigError's words.
 KIND = ("a non-empty string,a string,hex digits,an integer,a number,a number above 0,true or false,"
         "an object,an array,an i2c bus id")
@@ -116,7 +118,7 @@ def check(board):
     mcu = board["mcu"]
     for k in ("clock", "wifi", "watchdog", "i2c"):
         if mcu == "host" and board.get(k) not in (None, "csms", "system"):
-            raise ConfigError(k, "needs an esp32* or rp2* mcu, not host")
+            raise ConfigError(k, NO_MCU)
     st = board["station"]
     if "/" in st["id"]:
         raise ConfigError("station.id", "no '/'")
@@ -145,8 +147,10 @@ def check(board):
             mod = drivers._module(s["driver"], q + "driver")
             spec = getattr(mod, "KEYS", "")
             if spec[:1] == "#":
-                also, spec = spec.split(" ", 1)
-                keys(v, ("+ dataType:e:decimal:integer:" + also[1:]).rstrip(":"), p)
+                fl, spec = spec.split(" ", 1)
+                if "m" in fl and mcu == "host":
+                    raise ConfigError(q + "driver", NO_MCU)
+                keys(v, "+ dataType:e:decimal:integer" + (":boolean" if "b" in fl else ""), p)
             if spec:
                 keys(s, "driver:S " + spec, q)
             if hasattr(mod, "check"):

@@ -35,20 +35,19 @@ def _module(name, key):
 
 def sensor(board, spec, s):
     """The driver object for sensor s of variable spec (device.model calls this)."""
-    i = 0
-    for v in board.get("variables") or ():
-        if v is spec:
-            break
-        i += 1
-    else:
-        i = -1
-    p = "variables[%d]." % i
     try:
-        return _module(s["driver"], p + "sensor.driver").make(board, spec, s)
+        return _module(s["driver"], "sensor.driver").make(board, spec, s)
     except ConfigError as e:
-        if e.key.startswith("variables["):
+        if e.key[:10] == "variables[":
             raise
-        raise ConfigError(p + e.key, e.why)
+        i = 0   # the key at fault, named from the board's top
+        for v in board.get("variables") or ():
+            if v is spec:
+                break
+            i += 1
+        else:
+            i = -1
+        raise ConfigError("variables[%d]." % i + e.key, e.why)
 
 
 def typed(dtype, v):

@@ -26,30 +26,11 @@ def settle(ms):
     time.sleep(ms / 1000)
 
 
-class Bus:
-    """One 1-Wire pin: its DS18X20 and the conversion in progress."""
-
-    def __init__(self, pin, conv):
-        import machine
-        import onewire
-        import ds18x20
-        self.ds = ds18x20.DS18X20(onewire.OneWire(machine.Pin(pin)))
-        self.pin = pin
-        self.t0 = None   # ticks when the running conversion started
-        self.gen = 0     # conversions started so far
-        try:
-            self.start(ticks_ms())
-            settle(conv)
-        except Exception:  # no sensor on the pin yet: read() reports it
-            self.t0 = None
-
-    def start(self, now):
-        self.ds.convert_temp()
-        self.t0 = now
-        self.gen += 1
-
-
 class Ds18b20:
+    """One sensor; the first on a pin also owns the pin's bus: its DS18X20,
+    the conversion running (t0) and the conversions started (n)."""
+    t0 = None      # ticks when the bus's running conversion started
+    n = 0          # conversions started on the bus so far
     gen = 0        # the conversion this sensor last read
     value = None   # that reading
     error = None
@@ -59,13 +40,29 @@ class Ds18b20:
         self.conv = s.get("conv_ms") or 750
         b = _buses.get(pin)
         if b is None:
-            b = _buses[pin] = Bus(pin, self.conv)
+            import machine
+            import onewire
+            import ds18x20
+            b = _buses[pin] = self
+            self.ds = ds18x20.DS18X20(onewire.OneWire(machine.Pin(pin)))
+            self.pin = pin
+            try:
+                self.start(ticks_ms())
+                settle(self.conv)
+            except Exception:  # no sensor on the pin yet: read() reports it
+                self.t0 = None
         self.bus = b
         self.rom = None
         if s.get("rom"):
             import binascii
             self.rom = bytearray(binascii.unhexlify(s["rom"]))
         self.dtype = spec["dataType"]
+
+    def start(self, now):
+        """Start a conversion of every sensor on the bus (called on its owner)."""
+        self.ds.convert_temp()
+        self.t0 = now
+        self.n += 1
 
     def read(self):
         b = self.bus
@@ -74,10 +71,10 @@ class Ds18b20:
             if b.t0 is None:
                 b.start(now)
             elif ticks_diff(now, b.t0) >= self.conv:
-                if self.gen == b.gen:
+                if self.gen == b.n:
                     b.start(now)          # read it already: this sample starts the next one
                 else:
-                    self.gen = b.gen
+                    self.gen = b.n
                     self.value = None
                     if self.rom is None:
                         found = b.ds.scan()

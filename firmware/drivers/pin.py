@@ -6,7 +6,7 @@ pull: "up", "down" or absent (none). invert: true for active-low inputs
 (a switch to ground with a pull-up). A boolean variable gets true/false, an
 integer or decimal one 1/0.
 """
-KEYS = "#boolean pin:I:0: pull:e:up:down invert:b"
+KEYS = "#b pin:I:0: pull:e:up:down invert:b"
 
 
 class DigitalIn:
@@ -15,8 +15,8 @@ class DigitalIn:
     def __init__(self, board, spec, s):
         import machine
         P = machine.Pin
-        pull = {"up": P.PULL_UP, "down": P.PULL_DOWN}.get(s.get("pull"))
-        self.pin = P(s["pin"], P.IN, pull)
+        pull = s.get("pull")   # "up" is machine.Pin.PULL_UP
+        self.pin = P(s["pin"], P.IN, pull and getattr(P, "PULL_" + pull.upper()))
         self.invert = 1 if s.get("invert") else 0
         self.dtype = spec["dataType"]
 
