@@ -28,9 +28,9 @@ class Adc:
         import machine
         a = s.get("atten")   # "2.5dB" is machine.ADC.ATTN_2_5DB
         p = machine.Pin(s["pin"])
-        self.adc = machine.ADC(p) if a is None else machine.ADC(
+        adc = machine.ADC(p) if a is None else machine.ADC(
             p, atten=getattr(machine.ADC, "ATTN_" + a.replace(".", "_").upper()))
-        self.uv = s.get("mode") == "uv"
+        self.f = adc.read_uv if s.get("mode") == "uv" else adc.read_u16
         self.scale = s.get("scale", 1)
         self.offset = s.get("offset", 0)
         self.n = s.get("samples") or 1
@@ -38,11 +38,10 @@ class Adc:
         self.dtype = spec["dataType"]
 
     def read(self):
-        f = self.adc.read_uv if self.uv else self.adc.read_u16
         try:
             t = 0
             for _ in range(self.n):
-                t += f()
+                t += self.f()
         except OSError as e:
             self.error = "ADC on pin %d: %r" % (self.pin, e)
             return None

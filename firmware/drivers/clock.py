@@ -20,13 +20,14 @@ import compat
 
 
 class Ntp:
+    synced = 0     # successful queries
+    failed = 0     # failures in a row
+
     def __init__(self, st, spec):
         self.st = st
         self.host = spec.get("host") or "pool.ntp.org"
         self.every = spec.get("every_s") or 3600
         self.timeout = spec.get("timeout_s") or 1
-        self.synced = 0     # successful queries
-        self.failed = 0     # failures in a row
         st.board["clock"] = "csms"
 
     def sync(self):

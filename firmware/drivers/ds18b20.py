@@ -33,6 +33,7 @@ class Ds18b20:
     n = 0          # conversions started on the bus so far
     gen = 0        # the conversion this sensor last read
     value = None   # that reading
+    rom = None     # bytes; None: the first sensor scan() finds
     error = None
 
     def __init__(self, board, spec, s):
@@ -52,7 +53,6 @@ class Ds18b20:
             except Exception:  # no sensor on the pin yet: read() reports it
                 self.t0 = None
         self.bus = b
-        self.rom = None
         if s.get("rom"):
             import binascii
             self.rom = bytearray(binascii.unhexlify(s["rom"]))

@@ -16,11 +16,26 @@ KEYS = "# bus:U addr:i:64:79 channel:E:current:voltage:power:shunt shunt_ohms:p"
 _chips = {}
 
 
-class Chip:
-    def __init__(self, i2c, addr):
-        self.i2c = i2c
-        self.addr = addr
-        self.ready = False
+class Ina219:
+    """One channel; the first on a chip (bus, address) also owns the chip:
+    its I2C, address and whether it is configured."""
+    ready = False
+    error = None
+
+    def __init__(self, board, spec, s):
+        from drivers import buses
+        i2c = buses.i2c(board, s["bus"])
+        addr = s.get("addr") or 0x40
+        key = (id(i2c), addr)
+        c = _chips.get(key)
+        if c is None or c.i2c is not i2c:
+            c = _chips[key] = self
+            self.i2c = i2c
+            self.addr = addr
+        self.chip = c
+        self.ch = s["channel"]
+        self.ohms = s.get("shunt_ohms") or 0.1
+        self.dtype = spec["dataType"]
 
     def reg(self, r):
         """Register r (1 shunt, 2 bus voltage) as 16 bits; configures the chip first when needed."""
@@ -29,16 +44,6 @@ class Chip:
             self.ready = True
         b = self.i2c.readfrom_mem(self.addr, r, 2)
         return (b[0] << 8) | b[1]
-
-
-class Channel:
-    error = None
-
-    def __init__(self, chip, s, dtype):
-        self.chip = chip
-        self.ch = s["channel"]
-        self.ohms = s.get("shunt_ohms") or 0.1
-        self.dtype = dtype
 
     def read(self):
         c = self.chip
@@ -62,12 +67,4 @@ class Channel:
         return drivers.typed(self.dtype, v)
 
 
-def make(board, spec, s):
-    from drivers import buses
-    i2c = buses.i2c(board, s["bus"])
-    addr = s.get("addr") or 0x40
-    key = (id(i2c), addr)
-    chip = _chips.get(key)
-    if chip is None or chip.i2c is not i2c:
-        chip = _chips[key] = Chip(i2c, addr)
-    return Channel(chip, s, spec["dataType"])
+make = Ina219

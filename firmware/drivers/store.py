@@ -59,12 +59,9 @@ class Store:
                 except OSError:
                     os.rename(t, t[:-4])
 
-    def path(self, name):
-        return self.root + "/" + name
-
     def load(self, name, default=None):
         try:
-            with open(self.path(name)) as f:
+            with open(self.root + "/" + name) as f:
                 return json.load(f)
         except (OSError, ValueError):
             return default
@@ -74,7 +71,7 @@ class Store:
 
     def write(self, name, fill):
         """Atomically replace NAME with what fill(file) writes (for streaming large state)."""
-        p = self.path(name)
+        p = self.root + "/" + name
         with open(p + ".tmp", "w") as f:
             fill(f)
             sync(f)

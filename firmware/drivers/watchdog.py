@@ -21,17 +21,16 @@ from compat import ticks_ms, ticks_diff
 
 
 class Supervisor:
+    wdt = None
+    feeds = 0
+    reason = None   # why it stopped feeding
+    ticks = -1      # station.ticks when last seen
+
     def __init__(self, st, spec):
         self.st = st
         self.timeout = spec.get("timeout_ms") or 8000
         self.offline_ms = (spec.get("offline_reset_s") or 0) * 1000
-        self.wdt = None
-        self.feeds = 0
-        self.reason = None      # why it stopped feeding
-        now = ticks_ms()
-        self.ticks = -1
-        self.ticked = now       # when station.ticks last went up
-        self.online_at = now    # when the session was last seen online
+        self.ticked = self.online_at = ticks_ms()   # when station.ticks last went up; the session was last online
 
     def step(self, now):
         """Feed the watchdog if the station is alive; else log why, once, and feed no more."""

@@ -16,16 +16,17 @@ from compat import ticks_ms, ticks_diff
 
 
 class Wifi:
+    wlan = None
+    up = False
+    connects = 0   # times the link came up
+    attempts = 0   # connect() calls
+
     def __init__(self, st, spec):
         self.st = st
         self.ssid = spec["ssid"]
         self.password = spec.get("password")
         self.spec = spec
         self.retry_ms = (spec.get("retry_s") or 15) * 1000
-        self.wlan = None
-        self.up = False
-        self.connects = 0   # times the link came up
-        self.attempts = 0   # connect() calls
         if self.password:
             for lg in (st.log, st.seclog):
                 lg.secrets.append(self.password)
