@@ -67,6 +67,8 @@ class Ds18b20:
     def read(self):
         b = self.bus
         now = ticks_ms()
+        why = "first conversion running"
+        v = None
         try:
             if b.t0 is None:
                 b.start(now)
@@ -76,19 +78,17 @@ class Ds18b20:
                 else:
                     self.gen = b.n
                     self.value = None
+                    self.rom = self.rom or (b.ds.scan() or [None])[0]
                     if self.rom is None:
-                        found = b.ds.scan()
-                        if not found:
-                            self.error = "no DS18B20 on pin %d" % b.pin
-                            return None
-                        self.rom = found[0]
-                    self.value = drivers.typed(self.dtype, b.ds.read_temp(self.rom))
+                        why = "none found"
+                    else:
+                        self.value = drivers.typed(self.dtype, b.ds.read_temp(self.rom))
+            v = self.value
         except Exception as e:  # onewire.OneWireError, CRC errors: plain Exception in ds18x20
-            self.error = "DS18B20 on pin %d: %r" % (b.pin, e)
-            return None
-        if self.value is None:
-            self.error = "DS18B20 on pin %d: first conversion running" % b.pin
-        return self.value
+            why = repr(e)
+        if v is None:
+            self.error = "DS18B20 on pin %d: %s" % (b.pin, why)
+        return v
 
 
 make = Ds18b20

@@ -10,7 +10,7 @@ class FileSensor:
     def __init__(self, board, spec, s):
         self.path = config.rel(board, s["path"])
         self.dtype = dtype = spec["dataType"]
-        self.size = 2600 if dtype in ("string", "SequenceList", "MemberList", "OptionList") else 64
+        self.size = 2600 if dtype == "string" or dtype[-4:] == "List" else 64   # text, or a number
 
     def read(self):
         try:
