@@ -7,25 +7,21 @@ the same in JSON Schema; tools/validate_board.py runs both.
 
 One walker, keys(), checks every object against a spec string (smaller than
 a hand-written check per key): space-separated entries "key:type[:lo:hi]".
-An upper-case type is required; "type=default" fills an absent key. Types:
-s a non-empty string, t any string, h hex digits, i integer, n number, p
-number above 0, b boolean, o object, l array (of objects), u the id of an
-i2c bus of the board, e one of the choices after it ("mode:e:u16:uv"); "!" after the type: unique in
-the board (per list).
-lo..hi bound a number or a string's length; an empty bound is open. SUB
-holds the spec of an object or array key; "+" leads the spec of an object
-that may have other keys. A sensor driver's KEYS is such a spec, led by "#"
-for a driver whose variable must be numeric: "#b" or boolean too, "#m" on an
-esp32* or rp2* mcu only. What a spec
+An upper-case type is required; "type=default" fills an absent key; "!"
+after the type: unique in the board (per list). Types: s a non-empty string,
+t any string, h hex digits, i integer, n number, p number above 0, b boolean,
+o object, l array (of objects), u the id of an i2c bus of the board, e one of
+the choices after it ("mode:e:u16:uv"). lo..hi bound a number or a string's
+length; an empty bound is open. SUB holds the spec of an object or array
+key; "+" leads the spec of an object that may have other keys.
+
+A sensor driver's KEYS is such a spec, led by "#" when the variable must be
+numeric: "#b" boolean too, "#m" only on an esp32* or rp2* mcu. What a spec
 cannot say, check() says after the walk.
 """
 from device.config import ConfigError
 
-HEX = "0123456789abcdefABCDEF"
 NO_MCU = "needs an esp32* or rp2* mcu, not host"
-# What type letter i of "sthinpbolu" must be, in ConfigError's words.
-KIND = ("a non-empty string,a string,hex digits,an integer,a number,a number above 0,true or false,"
-        "an object,an array,an i2c bus id")
 # Every top-level key; "_"-prefixed keys are free (comments, and "_dir" set by load()).
 TOP = ("board:S mcu:e=host:host:esp32:esp32s2:esp32s3:esp32c3:esp32c6:rp2040:rp2350 station:O csms:O "
        "clock:e=csms:csms:ntp:system ntp:o wifi:o watchdog:o i2c:l storage:s=state sample_ms:i=1000:10: "
@@ -87,9 +83,11 @@ def keys(obj, spec, path):
         if ty is float and t in "np":
             ty = int
         if ty is not (str, str, str, int, int, int, bool, dict, list, int)[i] or not (
-                v != "" if t == "s" else not v.strip(HEX) if t == "h" else v > 0 if t == "p"
+                v != "" if t == "s" else not v.strip("0123456789abcdefABCDEF") if t == "h" else v > 0 if t == "p"
                 else ("i2c", v) in _seen if t == "u" else 1):
-            raise ConfigError(p, "must be " + KIND.split(",")[i])
+            raise ConfigError(p, "must be " + ("a non-empty string,a string,hex digits,an integer,a number,"
+                                               "a number above 0,true or false,an object,an array,"
+                                               "an i2c bus id").split(",")[i])
         if len(f) > 2:
             lo = f[2]
             hi = f[3]
