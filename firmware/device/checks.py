@@ -44,6 +44,7 @@ SUB = {
     "monitors": "id:I!:1: type:E:UpperThreshold:LowerThreshold:Delta:Periodic:PeriodicClockAligned "
                 "value:N severity:I:0:9 origin:E:HardWired:Preconfigured transaction:b",
     "customers": "+ data:S",
+    "sensor": "+ driver:S",   # the rest: its driver's KEYS
 }
 _seen = []   # (list, id) of the "!" keys so far: i2c bus ids, monitor ids
 
@@ -141,7 +142,6 @@ def check(board):
         s = v.get("sensor")
         if s is not None:   # its driver module's KEYS, then its check() if any
             q = p + "sensor."
-            keys(s, "+ driver:S", q)
             mod = drivers._module(s["driver"], q + "driver")
             spec = getattr(mod, "KEYS", "")
             if spec[:1] == "#":
