@@ -4,210 +4,169 @@ fault raised as config.ConfigError naming the key.
 config.check() imports this module for a check and drops it afterwards, so
 its code takes no heap while the station runs. boards/board.schema.json says
 the same in JSON Schema; tools/validate_board.py runs both.
+
+One walker, keys(), checks every object against a spec string (smaller than
+a hand-written check per key): space-separated entries "key:type[:lo:hi]".
+An upper-case type is required; "type=default" fills an absent key; "!"
+after the type: unique in the board (per list). Types: s a non-empty string,
+t any string, h hex digits, i integer, n number, p number above 0, b boolean,
+o object, l array (of objects), u the id of an i2c bus of the board, e one of
+the choices after it ("mode:e:u16:uv"). lo..hi bound a number or a string's
+length; an empty bound is open. SUB holds the spec of an object or array
+key; "+" leads the spec of an object that may have other keys.
+
+A sensor driver's KEYS is such a spec, led by "#" when the variable must be
+numeric: "#b" boolean too, "#m" only on an esp32* or rp2* mcu. What a spec
+cannot say, check() says after the walk.
 """
-from device.config import ConfigError, _need, _only
+from device.config import ConfigError
 
-DATA_TYPES = ("string", "decimal", "integer", "dateTime", "boolean",
-              "OptionList", "SequenceList", "MemberList")
-MONITOR_TYPES = ("UpperThreshold", "LowerThreshold", "Delta", "Periodic", "PeriodicClockAligned")
-MUTABILITY = ("ReadOnly", "ReadWrite", "WriteOnly")
-ORIGINS = ("HardWired", "Preconfigured")
-MCUS = ("host", "esp32", "esp32s2", "esp32s3", "esp32c3", "esp32c6", "rp2040", "rp2350")
-CLOCKS = ("csms", "ntp", "system")
+NO_MCU = "needs an esp32* or rp2* mcu, not host"
 # Every top-level key; "_"-prefixed keys are free (comments, and "_dir" set by load()).
-KEYS = ("board", "mcu", "station", "csms", "clock", "ntp", "wifi", "watchdog", "i2c", "storage",
-        "sample_ms", "echo", "settings", "queue_size", "max_message", "log", "variables",
-        "customers", "customer_bytes", "customer_records")
-RP2_WDT_MS = 8300   # the RP2040 watchdog counts at most 8388 ms
+TOP = ("board:S mcu:e=host:host:esp32:esp32s2:esp32s3:esp32c3:esp32c6:rp2040:rp2350 station:O csms:O "
+       "clock:e=csms:csms:ntp:system ntp:o wifi:o watchdog:o i2c:l storage:s=state sample_ms:i=1000:10: "
+       "echo:b settings:o queue_size:i=200:1: max_message:i=16384:1024: log:o variables:l= "
+       "customers:l= customer_bytes:i=65536:1: customer_records:i=64:1:")
+SUB = {
+    "station": "+ id:S::48 vendor:S model:S serial:s firmware:s",
+    "csms": "+ url:S password:s ca:s",
+    "ntp": "host:s every_s:i:60:86400 timeout_s:n:0.1:5",
+    "wifi": "ssid:S::32 password:t hostname:s country:s:2:2 retry_s:i:1:3600 power_save:b",
+    "watchdog": "timeout_ms:I offline_reset_s:i:0:",
+    "i2c": "id:I!:0: scl:I:0: sda:I:0: freq:i:10000:1000000",
+    "log": "+ bytes:i files:i upload:e:PUT:POST",
+    "variables": "+ component:O variable:O dataType:E:string:decimal:integer:dateTime:boolean:"
+                 "OptionList:SequenceList:MemberList unit:s min:n max:n "
+                 "mutability:e=ReadOnly:ReadOnly:ReadWrite:WriteOnly sensor:o monitors:l=",
+    "component": "name:S::50 instance:s evse:o",
+    "evse": "id:I connectorId:i",
+    "variable": "name:S::50 instance:s",
+    "monitors": "id:I!:1: type:E:UpperThreshold:LowerThreshold:Delta:Periodic:PeriodicClockAligned "
+                "value:N severity:I:0:9 origin:E:HardWired:Preconfigured transaction:b",
+    "customers": "+ data:S",
+    "sensor": "+ driver:S",   # the rest: its driver's KEYS
+}
+_seen = []   # (list, id) of the "!" keys so far: i2c bus ids, monitor ids
 
 
-def _component(c, path):
-    if not isinstance(c, dict):
-        raise ConfigError(path[:-1], "must be an object")
-    _only(c, ("name", "instance", "evse"), path)
-    if len(_need(c, "name", path, "str")) > 50:
-        raise ConfigError(path + "name", "longer than 50")
-    _need(c, "instance", path, "str", False)
-    e = _need(c, "evse", path, "dict", False)
-    if e is not None:
-        _only(e, ("id", "connectorId"), path + "evse.")
-        _need(e, "id", path + "evse.", "int")
-        _need(e, "connectorId", path + "evse.", "int", False)
-
-
-def _variable(v, path):
-    if not isinstance(v, dict):
-        raise ConfigError(path[:-1], "must be an object")
-    _only(v, ("name", "instance"), path)
-    if len(_need(v, "name", path, "str")) > 50:
-        raise ConfigError(path + "name", "longer than 50")
-    _need(v, "instance", path, "str", False)
-
-
-def _device(board):
-    """The device services: clock, ntp, wifi, watchdog, and the i2c buses."""
-    mcu = board["mcu"]
-    clock = _need(board, "clock", "", CLOCKS, False, "csms")
-    if clock == "ntp" and mcu == "host":
-        raise ConfigError("clock", 'ntp needs a board "mcu" (esp32..., rp2040...): ntptime is MicroPython\'s')
-    board["clock"] = clock
-    n = _need(board, "ntp", "", "dict", False)
-    if n is not None:
-        if clock != "ntp":
-            raise ConfigError("ntp", 'only with "clock": "ntp"')
-        _only(n, ("host", "every_s", "timeout_s"), "ntp.")
-        _need(n, "host", "ntp.", "str", False)
-        if not 60 <= _need(n, "every_s", "ntp.", "int", False, 3600) <= 86400:
-            raise ConfigError("ntp.every_s", "must be 60..86400")
-        if not 0.1 <= _need(n, "timeout_s", "ntp.", "num", False, 1) <= 5:
-            raise ConfigError("ntp.timeout_s", "must be 0.1..5 (the query blocks the loop that long at most)")
-    for k in ("wifi", "watchdog", "i2c"):
-        if board.get(k) is not None and mcu == "host":
-            raise ConfigError(k, 'needs a board "mcu" (esp32..., rp2040...), not host')
-    w = _need(board, "wifi", "", "dict", False)
-    if w is not None:
-        _only(w, ("ssid", "password", "hostname", "country", "retry_s", "power_save"), "wifi.")
-        if len(_need(w, "ssid", "wifi.", "str")) > 32:
-            raise ConfigError("wifi.ssid", "longer than 32")
-        pw = w.get("password")
-        if pw is not None and not isinstance(pw, str):
-            raise ConfigError("wifi.password", "must be a string (or null for an open network)")
-        _need(w, "hostname", "wifi.", "str", False)
-        c = _need(w, "country", "wifi.", "str", False)
-        if c is not None and len(c) != 2:
-            raise ConfigError("wifi.country", "two letters (ISO 3166), e.g. DE")
-        if not 1 <= _need(w, "retry_s", "wifi.", "int", False, 15) <= 3600:
-            raise ConfigError("wifi.retry_s", "must be 1..3600")
-        _need(w, "power_save", "wifi.", "bool", False)
-    d = _need(board, "watchdog", "", "dict", False)
-    if d is not None:
-        _only(d, ("timeout_ms", "offline_reset_s"), "watchdog.")
-        top = RP2_WDT_MS if mcu.startswith("rp2") else 60000
-        if not 1000 <= _need(d, "timeout_ms", "watchdog.", "int") <= top:
-            raise ConfigError("watchdog.timeout_ms", "must be 1000..%d on %s" % (top, mcu))
-        if _need(d, "offline_reset_s", "watchdog.", "int", False, 0) < 0:
-            raise ConfigError("watchdog.offline_reset_s", "must be 0 (never) or more")
-    buses = _need(board, "i2c", "", "list", False, [])
-    seen = []
-    for i, b in enumerate(buses):
-        p = "i2c[%d]." % i
-        if not isinstance(b, dict):
-            raise ConfigError(p[:-1], "must be an object")
-        _only(b, ("id", "scl", "sda", "freq"), p)
-        n = _need(b, "id", p, "int")
-        if n < 0 or n in seen:
-            raise ConfigError(p + "id", "must be a bus number unique in the board")
-        seen.append(n)
-        for k in ("scl", "sda"):
-            if _need(b, k, p, "int") < 0:
-                raise ConfigError(p + k, "must be a GPIO number")
-        if not 10000 <= _need(b, "freq", p, "int", False, 400000) <= 1000000:
-            raise ConfigError(p + "freq", "must be 10000..1000000 Hz")
+def keys(obj, spec, path):
+    """Check obj's keys against spec (path: "wifi.", "" for the board)."""
+    if type(obj) is not dict:
+        raise ConfigError(path[:-1] or "(top)", "must be an object")
+    ents = []
+    names = []
+    for e in spec.split():
+        f = e.split(":")
+        ents.append(f)
+        names.append(f[0])
+    if spec[0] != "+":
+        for k in obj:
+            if k not in names and not (k[:1] == "_" and not path):
+                raise ConfigError(path + k, "unknown key")
+    for f in ents[spec[0] == "+":]:
+        k = f[0]
+        t = f[1]
+        p = path + k
+        v = obj.get(k)
+        if v is None:
+            if t < "a":
+                raise ConfigError(p, "missing")
+            if "=" not in t:
+                continue
+            v = obj[k] = [] if t[0] == "l" else int(t[2:]) if t[0] == "i" else t[2:]
+        t = t[0].lower()
+        if t == "e":
+            if v not in f[2:]:
+                raise ConfigError(p, "must be one of " + ", ".join(f[2:]))
+            continue
+        i = "sthinpbolu".index(t)
+        ty = type(v)
+        if ty is float and t in "np":
+            ty = int
+        if ty is not (str, str, str, int, int, int, bool, dict, list, int)[i] or not (
+                v != "" if t == "s" else not v.strip("0123456789abcdefABCDEF") if t == "h" else v > 0 if t == "p"
+                else ("i2c", v) in _seen if t == "u" else 1):
+            raise ConfigError(p, "must be " + ("a non-empty string,a string,hex digits,an integer,a number,"
+                                               "a number above 0,true or false,an object,an array,"
+                                               "an i2c bus id").split(",")[i])
+        if len(f) > 2:
+            lo = f[2]
+            hi = f[3]
+            x = len(v) if t in "sh" else v
+            if (lo and x < float(lo)) or (hi and x > float(hi)):
+                raise ConfigError(p, ("length " if t in "sh" else "") + "must be %s..%s" % (lo or 1, hi)
+                                  if hi else "at least " + lo)
+        if "!" in f[1]:
+            u = (path.split("[")[0], v)
+            if u in _seen:
+                raise ConfigError(p, "must be unique in the board")
+            _seen.append(u)
+        if k in SUB:
+            if t == "o":
+                keys(v, SUB[k], p + ".")
+            else:
+                for i, o in enumerate(v):
+                    keys(o, SUB[k], "%s[%d]." % (p, i))
 
 
 def check(board):
     """Raise ConfigError for the first key at fault; return the board with defaults filled."""
-    if not isinstance(board, dict):
-        raise ConfigError("(top)", "must be an object")
-    for k in board:
-        if k not in KEYS and not k.startswith("_"):
-            raise ConfigError(k, "unknown key")
-    _need(board, "board", "", "str")
-    board["mcu"] = _need(board, "mcu", "", MCUS, False, "host")
-    st = _need(board, "station", "", "dict")
-    for k in ("id", "vendor", "model"):
-        _need(st, k, "station.", "str")
-    if len(st["id"]) > 48 or "/" in st["id"]:
-        raise ConfigError("station.id", "at most 48 characters and no '/'")
-    for k in ("serial", "firmware"):
-        _need(st, k, "station.", "str", False)
-    cs = _need(board, "csms", "", "dict")
-    url = _need(cs, "url", "csms.", "str")
-    if not (url.startswith("ws://") or url.startswith("wss://")):
+    import drivers
+    del _seen[:]
+    keys(board, TOP, "")
+    mcu = board["mcu"]
+    for k in ("clock", "wifi", "watchdog", "i2c"):
+        if mcu == "host" and board.get(k) not in (None, "csms", "system"):
+            raise ConfigError(k, NO_MCU)
+    st = board["station"]
+    if "/" in st["id"]:
+        raise ConfigError("station.id", "no '/'")
+    url = board["csms"]["url"]
+    if url[:5] != "ws://" and url[:6] != "wss://":
         raise ConfigError("csms.url", "must start with ws:// or wss://")
-    _need(cs, "password", "csms.", "str", False)
-    _need(cs, "ca", "csms.", "str", False)
-    if url.startswith("wss://") and cs.get("ca") is None:
-        raise ConfigError("csms.ca", "wss needs the CA that signed the CSMS certificate")
-    _device(board)
-    board["storage"] = _need(board, "storage", "", "str", False, "state")
-    sm = _need(board, "sample_ms", "", "int", False, 1000)
-    if sm < 10:
-        raise ConfigError("sample_ms", "at least 10")
-    board["sample_ms"] = sm
-    _need(board, "echo", "", "bool", False)
-    _need(board, "settings", "", "dict", False)
-    q = _need(board, "queue_size", "", "int", False, 200)
-    if q < 1:
-        raise ConfigError("queue_size", "at least 1")
-    board["queue_size"] = q
-    mm = _need(board, "max_message", "", "int", False, 16384)
-    if mm < 1024:
-        raise ConfigError("max_message", "at least 1024")
-    board["max_message"] = mm
-    lg = _need(board, "log", "", "dict", False)
-    if lg is not None:
-        _need(lg, "bytes", "log.", "int", False)
-        _need(lg, "files", "log.", "int", False)
-        _need(lg, "upload", "log.", ("PUT", "POST"), False)
-    ids = {}
-    variables = _need(board, "variables", "", "list", False, [])
-    board["variables"] = variables
-    for i, v in enumerate(variables):
+    if url[:3] == "wss" and board["csms"].get("ca") is None:
+        raise ConfigError("csms.ca", "missing: wss needs the CSMS's CA")
+    if board.get("ntp") is not None and board["clock"] != "ntp":
+        raise ConfigError("ntp", 'only with "clock": "ntp"')
+    d = board.get("watchdog")
+    if d is not None:
+        top = 8300 if mcu.startswith("rp2") else 60000   # the RP2040 watchdog counts at most 8388 ms
+        if not 1000 <= d["timeout_ms"] <= top:
+            raise ConfigError("watchdog.timeout_ms", "must be 1000..%d on %s" % (top, mcu))
+    for i, v in enumerate(board["variables"]):
         p = "variables[%d]." % i
-        if not isinstance(v, dict):
-            raise ConfigError(p[:-1], "must be an object")
-        _component(_need(v, "component", p, "dict"), p + "component.")
-        _variable(_need(v, "variable", p, "dict"), p + "variable.")
-        dt = _need(v, "dataType", p, DATA_TYPES)
-        _need(v, "unit", p, "str", False)
-        lo = _need(v, "min", p, "num", False)
-        hi = _need(v, "max", p, "num", False)
+        lo = v.get("min")
+        hi = v.get("max")
         if lo is not None and hi is not None and lo > hi:
             raise ConfigError(p + "min", "greater than max")
-        v["mutability"] = _need(v, "mutability", p, MUTABILITY, False, "ReadOnly")
-        s = _need(v, "sensor", p, "dict", False)
-        if s is not None:
-            _need(s, "driver", p + "sensor.", "str")
-            import drivers
-            drivers.check(board, v, p)
-        mons = _need(v, "monitors", p, "list", False, [])
-        v["monitors"] = mons
-        for j, m in enumerate(mons):
+        s = v.get("sensor")
+        if s is not None:   # its driver module's KEYS, then its check() if any
+            q = p + "sensor."
+            mod = drivers._module(s["driver"], q + "driver")
+            spec = getattr(mod, "KEYS", "")
+            if spec[:1] == "#":
+                fl, spec = spec.split(" ", 1)
+                if "m" in fl and mcu == "host":
+                    raise ConfigError(q + "driver", NO_MCU)
+                keys(v, "+ dataType:e:decimal:integer" + (":boolean" if "b" in fl else ""), p)
+            if spec:
+                keys(s, "driver:S " + spec, q)
+            if hasattr(mod, "check"):
+                mod.check(board, v, p)
+        for j, m in enumerate(v["monitors"]):
             q = p + "monitors[%d]." % j
-            if not isinstance(m, dict):
-                raise ConfigError(q[:-1], "must be an object")
-            _only(m, ("id", "type", "value", "severity", "origin", "transaction"), q)
-            mid = _need(m, "id", q, "int")
-            if mid < 1 or mid in ids:
-                raise ConfigError(q + "id", "must be a positive integer unique in the board")
-            ids[mid] = 1
-            t = _need(m, "type", q, MONITOR_TYPES)
-            val = _need(m, "value", q, "num")
-            sev = _need(m, "severity", q, "int")
-            if not 0 <= sev <= 9:
-                raise ConfigError(q + "severity", "must be 0..9")
-            _need(m, "origin", q, ORIGINS)
-            _need(m, "transaction", q, "bool", False)
-            if t == "Delta" and val < 0:
-                raise ConfigError(q + "value", "Delta must not be negative")
-            if t in ("Periodic", "PeriodicClockAligned") and not 1 <= val <= 86400:
-                raise ConfigError(q + "value", "interval must be 1..86400 s")
-            if t in ("UpperThreshold", "LowerThreshold") and dt in ("decimal", "integer"):
-                if (lo is not None and val < lo) or (hi is not None and val > hi):
-                    raise ConfigError(q + "value", "outside min..max")
-    for k, d in (("customer_bytes", 65536), ("customer_records", 64)):
-        n = _need(board, k, "", "int", False, d)
-        if n < 1:
-            raise ConfigError(k, "at least 1")
-        board[k] = n
-    custs = _need(board, "customers", "", "list", False, [])
-    board["customers"] = custs
-    for i, c in enumerate(custs):
-        p = "customers[%d]." % i
-        if not isinstance(c, dict):
-            raise ConfigError(p[:-1], "must be an object")
-        _need(c, "data", p, "str")
+            t = m["type"]
+            a = b = None    # the bounds of its value: an interval, a Delta, a threshold in min..max
+            if t[0] == "P":
+                a, b = 1, 86400
+            elif t == "Delta":
+                a = 0
+            elif v["dataType"] in ("decimal", "integer"):
+                a, b = lo, hi
+            val = m["value"]
+            if (a is not None and val < a) or (b is not None and val > b):
+                raise ConfigError(q + "value", ("%s needs %s..%s" % (t, a, b)).replace("None", ""))
+    for i, c in enumerate(board["customers"]):
         if not ("idToken" in c or "customerIdentifier" in c or "certificate" in c):
-            raise ConfigError(p + "idToken", "a customer needs idToken, customerIdentifier or certificate")
+            raise ConfigError("customers[%d].idToken" % i, "missing (or customerIdentifier, certificate)")
     return board

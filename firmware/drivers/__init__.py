@@ -7,10 +7,11 @@ A sensor driver is a module drivers/<name>.py with
         in its .error (logged by the caller, never raised). read() must not
         block the loop for long: start slow work on one sample, collect it
         on a later one.
+    KEYS                      -> optional: the sensor's keys as a spec string
+        (device/checks.py says how), checked when the board file is loaded.
     check(board, spec, p)     -> optional: raise config.ConfigError naming
-        the key at fault (p is the variable's path, "variables[3].") when the
-        sensor's keys are wrong. config.check() calls it when the board file
-        is loaded, so a bad key stops the boot before any hardware is touched.
+        the key at fault (p is the variable's path, "variables[3].") for what
+        KEYS cannot say. Both run before any hardware is touched.
 
 Hardware modules (machine, onewire, esp32...) are imported inside make() or
 later, never at the top of a driver module: the host imports every driver
@@ -19,55 +20,34 @@ named by a board when it checks the board file.
 The device services the board asks for (wifi.py, clock.py, watchdog.py) live
 here too, started by main.py; buses.py shares I2C buses between sensors.
 """
+from device.config import ConfigError
 
 
 def _module(name, key):
-    from device import config
     try:
         mod = getattr(__import__("drivers." + name), name)
     except (ImportError, AttributeError) as e:
-        raise config.ConfigError(key, "no driver named %s (%s)" % (name, e))
+        raise ConfigError(key, "no driver named %s (%s)" % (name, e))
     if not hasattr(mod, "make"):
-        raise config.ConfigError(key, "%s is not a sensor driver" % name)
+        raise ConfigError(key, "%s is not a sensor driver" % name)
     return mod
-
-
-def check(board, spec, p):
-    """Check the sensor of the variable spec at path p ("variables[3].")."""
-    mod = _module(spec["sensor"]["driver"], p + "sensor.driver")
-    fn = getattr(mod, "check", None)
-    if fn is not None:
-        fn(board, spec, p)
 
 
 def sensor(board, spec, s):
     """The driver object for sensor s of variable spec (device.model calls this)."""
-    from device import config
-    p = "variables[%d]." % _index(board, spec)
-    mod = _module(s["driver"], p + "sensor.driver")
     try:
-        return mod.make(board, spec, s)
-    except config.ConfigError as e:
-        if e.key.startswith("variables["):
+        return _module(s["driver"], "sensor.driver").make(board, spec, s)
+    except ConfigError as e:
+        if e.key[:10] == "variables[":
             raise
-        raise config.ConfigError(p + e.key, e.why)
-
-
-def _index(board, spec):
-    i = 0
-    for v in board.get("variables") or ():
-        if v is spec:
-            return i
-        i += 1
-    return -1
-
-
-def numeric(spec, p, also=()):
-    """Raise unless the variable's dataType is decimal or integer (or one of `also`)."""
-    from device import config
-    if spec["dataType"] not in ("decimal", "integer") and spec["dataType"] not in also:
-        raise config.ConfigError(p + "dataType", "%s gives numbers: decimal or integer%s" % (
-            spec["sensor"]["driver"], "".join(" or " + a for a in also)))
+        i = 0   # the key at fault, named from the board's top
+        for v in board.get("variables") or ():
+            if v is spec:
+                break
+            i += 1
+        else:
+            i = -1
+        raise ConfigError("variables[%d]." % i + e.key, e.why)
 
 
 def typed(dtype, v):

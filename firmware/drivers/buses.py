@@ -21,6 +21,3 @@ def i2c(board, n):
         _i2c[key] = bus
     return bus
 
-
-def ids(board):
-    return [b["id"] for b in board.get("i2c") or ()]

@@ -18,17 +18,16 @@ hour, when the server answers in milliseconds, nothing to see.
 """
 import compat
 
-MIN_VALID = 1700000000   # 2023-11-14: an answer before that is a broken server
-
 
 class Ntp:
+    synced = 0     # successful queries
+    failed = 0     # failures in a row
+
     def __init__(self, st, spec):
         self.st = st
         self.host = spec.get("host") or "pool.ntp.org"
         self.every = spec.get("every_s") or 3600
         self.timeout = spec.get("timeout_s") or 1
-        self.synced = 0     # successful queries
-        self.failed = 0     # failures in a row
         st.board["clock"] = "csms"
 
     def sync(self):
@@ -38,7 +37,7 @@ class Ntp:
         ntptime.timeout = self.timeout
         try:
             t = ntptime.time() + compat.EPOCH
-            if t < MIN_VALID:
+            if t < 1700000000:   # 2023-11-14: an answer before that is a broken server
                 raise ValueError("time %d is before 2023" % t)
         except Exception as e:  # OSError (DNS, timeout), IndexError (short reply), ValueError
             self.failed += 1
@@ -57,9 +56,8 @@ class Ntp:
         return True
 
     def next_s(self):
-        if not self.failed:
-            return self.every
-        return min(self.every, 10 << min(self.failed - 1, 12))
+        """Seconds to the next query: every_s, or after a failure 10 s doubling up to every_s."""
+        return min(self.every, 10 << min(self.failed - 1, 12)) if self.failed else self.every
 
     def network_up(self):
         """False while a Wi-Fi service (drivers/wifi.py) has no link: no query then."""

@@ -15,8 +15,8 @@ it the first sensor found is used.
 """
 from compat import ticks_ms, ticks_diff
 import drivers
-from device import config
 
+KEYS = "# pin:I:0: rom:h:16:16 conv_ms:i:94:2000"
 _buses = {}
 
 
@@ -26,92 +26,69 @@ def settle(ms):
     time.sleep(ms / 1000)
 
 
-def check(board, spec, p):
-    s = spec["sensor"]
-    q = p + "sensor."
-    config.only(s, ("driver", "pin", "rom", "conv_ms"), q)
-    if config.need(s, "pin", q, "int") < 0:
-        raise config.ConfigError(q + "pin", "must be a GPIO number")
-    rom = config.need(s, "rom", q, "str", False)
-    if rom is not None:
-        ok = len(rom) == 16
-        for c in rom:
-            if c not in "0123456789abcdefABCDEF":
-                ok = False
-        if not ok:
-            raise config.ConfigError(q + "rom", "16 hex digits, e.g. 28ff641e8316034a")
-    c = config.need(s, "conv_ms", q, "int", False, 750)
-    if not 94 <= c <= 2000:
-        raise config.ConfigError(q + "conv_ms", "must be 94..2000")
-    drivers.numeric(spec, p)
-
-
-class Bus:
-    """One 1-Wire pin: its DS18X20 and the conversion in progress."""
-
-    def __init__(self, pin, conv):
-        import machine
-        import onewire
-        import ds18x20
-        self.ds = ds18x20.DS18X20(onewire.OneWire(machine.Pin(pin)))
-        self.pin = pin
-        self.t0 = None   # ticks when the running conversion started
-        self.gen = 0     # conversions started so far
-        try:
-            self.start(ticks_ms())
-            settle(conv)
-        except Exception:  # no sensor on the pin yet: read() reports it
-            self.t0 = None
-
-    def start(self, now):
-        self.ds.convert_temp()
-        self.t0 = now
-        self.gen += 1
-
-
 class Ds18b20:
-    def __init__(self, s, dtype):
+    """One sensor; the first on a pin also owns the pin's bus: its DS18X20,
+    the conversion running (t0) and the conversions started (n)."""
+    t0 = None      # ticks when the bus's running conversion started
+    n = 0          # conversions started on the bus so far
+    gen = 0        # the conversion this sensor last read
+    value = None   # that reading
+    rom = None     # bytes; None: the first sensor scan() finds
+    error = None
+
+    def __init__(self, board, spec, s):
         pin = s["pin"]
         self.conv = s.get("conv_ms") or 750
         b = _buses.get(pin)
         if b is None:
-            b = _buses[pin] = Bus(pin, self.conv)
+            import machine
+            import onewire
+            import ds18x20
+            b = _buses[pin] = self
+            self.ds = ds18x20.DS18X20(onewire.OneWire(machine.Pin(pin)))
+            self.pin = pin
+            try:
+                self.start(ticks_ms())
+                settle(self.conv)
+            except Exception:  # no sensor on the pin yet: read() reports it
+                self.t0 = None
         self.bus = b
-        self.rom = None
         if s.get("rom"):
             import binascii
             self.rom = bytearray(binascii.unhexlify(s["rom"]))
-        self.gen = 0       # the conversion this sensor last read
-        self.value = None  # that reading
-        self.dtype = dtype
-        self.error = None
+        self.dtype = spec["dataType"]
+
+    def start(self, now):
+        """Start a conversion of every sensor on the bus (called on its owner)."""
+        self.ds.convert_temp()
+        self.t0 = now
+        self.n += 1
 
     def read(self):
         b = self.bus
         now = ticks_ms()
+        why = "first conversion running"
+        v = None
         try:
             if b.t0 is None:
                 b.start(now)
             elif ticks_diff(now, b.t0) >= self.conv:
-                if self.gen == b.gen:
+                if self.gen == b.n:
                     b.start(now)          # read it already: this sample starts the next one
                 else:
-                    self.gen = b.gen
+                    self.gen = b.n
                     self.value = None
+                    self.rom = self.rom or (b.ds.scan() or [None])[0]
                     if self.rom is None:
-                        found = b.ds.scan()
-                        if not found:
-                            self.error = "no DS18B20 on pin %d" % b.pin
-                            return None
-                        self.rom = found[0]
-                    self.value = drivers.typed(self.dtype, b.ds.read_temp(self.rom))
+                        why = "none found"
+                    else:
+                        self.value = drivers.typed(self.dtype, b.ds.read_temp(self.rom))
+            v = self.value
         except Exception as e:  # onewire.OneWireError, CRC errors: plain Exception in ds18x20
-            self.error = "DS18B20 on pin %d: %r" % (b.pin, e)
-            return None
-        if self.value is None:
-            self.error = "DS18B20 on pin %d: first conversion running" % b.pin
-        return self.value
+            why = repr(e)
+        if v is None:
+            self.error = "DS18B20 on pin %d: %s" % (b.pin, why)
+        return v
 
 
-def make(board, spec, s):
-    return Ds18b20(s, spec["dataType"])
+make = Ds18b20

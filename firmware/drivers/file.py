@@ -1,13 +1,16 @@
 """File sensor (host board): the value is the text of a file, read at each sample."""
 from device import config, model
 
+KEYS = "path:S"
+
 
 class FileSensor:
-    def __init__(self, path, dtype):
-        self.path = path
-        self.dtype = dtype
-        self.error = None  # why the last read gave no value
-        self.size = 2600 if dtype in ("string", "SequenceList", "MemberList", "OptionList") else 64
+    error = None  # why the last read gave no value
+
+    def __init__(self, board, spec, s):
+        self.path = config.rel(board, s["path"])
+        self.dtype = dtype = spec["dataType"]
+        self.size = 2600 if dtype == "string" or dtype[-4:] == "List" else 64   # text, or a number
 
     def read(self):
         try:
@@ -24,11 +27,4 @@ class FileSensor:
             return None
 
 
-def check(board, spec, p):
-    s = spec["sensor"]
-    config.only(s, ("driver", "path"), p + "sensor.")
-    config.need(s, "path", p + "sensor.", "str")
-
-
-def make(board, spec, s):
-    return FileSensor(config.rel(board, s["path"]), spec["dataType"])
+make = FileSensor

@@ -11,86 +11,60 @@ continuously (configuration 0x399F: 32 V, +-320 mV, 12 bits), written once;
 a read is two 2-byte register reads, well under a millisecond.
 """
 import drivers
-from device import config
 
-CHANNELS = ("current", "voltage", "power", "shunt")
-CONFIG = b"\x39\x9f"
+KEYS = "# bus:U addr:i:64:79 channel:E:current:voltage:power:shunt shunt_ohms:p"
 _chips = {}
 
 
-def check(board, spec, p):
-    from drivers import buses
-    s = spec["sensor"]
-    q = p + "sensor."
-    config.only(s, ("driver", "bus", "addr", "channel", "shunt_ohms"), q)
-    if config.need(s, "bus", q, "int") not in buses.ids(board):
-        raise config.ConfigError(q + "bus", "no such id in the board's i2c list")
-    if not 0x40 <= config.need(s, "addr", q, "int", False, 0x40) <= 0x4F:
-        raise config.ConfigError(q + "addr", "an INA219 answers at 64..79 (0x40..0x4F)")
-    config.need(s, "channel", q, CHANNELS)
-    if config.need(s, "shunt_ohms", q, "num", False, 0.1) <= 0:
-        raise config.ConfigError(q + "shunt_ohms", "must be above 0")
-    drivers.numeric(spec, p)
+class Ina219:
+    """One channel; the first on a chip (bus, address) also owns the chip:
+    its I2C, address and whether it is configured."""
+    ready = False
+    error = None
 
-
-class Chip:
-    def __init__(self, i2c, addr):
-        self.i2c = i2c
-        self.addr = addr
-        self.ready = False
+    def __init__(self, board, spec, s):
+        from drivers import buses
+        i2c = buses.i2c(board, s["bus"])
+        addr = s.get("addr") or 0x40
+        key = (id(i2c), addr)
+        c = _chips.get(key)
+        if c is None or c.i2c is not i2c:
+            c = _chips[key] = self
+            self.i2c = i2c
+            self.addr = addr
+        self.chip = c
+        self.ch = s["channel"]
+        self.ohms = s.get("shunt_ohms") or 0.1
+        self.dtype = spec["dataType"]
 
     def reg(self, r):
+        """Register r (1 shunt, 2 bus voltage) as 16 bits; configures the chip first when needed."""
         if not self.ready:
-            self.i2c.writeto_mem(self.addr, 0, CONFIG)
+            self.i2c.writeto_mem(self.addr, 0, b"\x39\x9f")
             self.ready = True
         b = self.i2c.readfrom_mem(self.addr, r, 2)
         return (b[0] << 8) | b[1]
 
-    def shunt_v(self):
-        v = self.reg(1)
-        if v >= 0x8000:
-            v -= 0x10000
-        return v * 10e-6
-
-    def bus_v(self):
-        v = self.reg(2)
-        if v & 1:
-            raise ValueError("overflow: current or power out of range")
-        return (v >> 3) * 0.004
-
-
-class Channel:
-    def __init__(self, chip, s, dtype):
-        self.chip = chip
-        self.ch = s["channel"]
-        self.ohms = s.get("shunt_ohms") or 0.1
-        self.dtype = dtype
-        self.error = None
-
     def read(self):
         c = self.chip
+        ch = self.ch
         try:
-            if self.ch == "current":
-                v = c.shunt_v() / self.ohms
-            elif self.ch == "voltage":
-                v = c.bus_v()
-            elif self.ch == "power":
-                v = c.bus_v() * c.shunt_v() / self.ohms
-            else:
-                v = c.shunt_v()
+            v = 1
+            if ch != "voltage":
+                v = c.reg(1)
+                v = (v - 0x10000 if v >= 0x8000 else v) * 10e-6     # the shunt voltage, V
+                if ch != "shunt":
+                    v /= self.ohms                                   # current, A
+            if ch == "voltage" or ch == "power":
+                b = c.reg(2)
+                if b & 1:
+                    raise ValueError("overflow: current or power out of range")
+                v *= (b >> 3) * 0.004                                # bus voltage, V
         except (OSError, ValueError) as e:
             c.ready = False   # configure again: the chip may have been power-cycled
-            self.error = "INA219 0x%02x %s: %r" % (c.addr, self.ch, e)
+            self.error = "INA219 0x%02x %s: %r" % (c.addr, ch, e)
             return None
         return drivers.typed(self.dtype, v)
 
 
-def make(board, spec, s):
-    from drivers import buses
-    i2c = buses.i2c(board, s["bus"])
-    addr = s.get("addr") or 0x40
-    key = (id(i2c), addr)
-    chip = _chips.get(key)
-    if chip is None or chip.i2c is not i2c:
-        chip = _chips[key] = Chip(i2c, addr)
-    return Channel(chip, s, spec["dataType"])
+make = Ina219

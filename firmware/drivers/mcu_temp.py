@@ -8,47 +8,31 @@ thermometer). RP2040/RP2350: ADC channel 4, 27 - (V - 0.706) / 0.001721.
 `offset` (default 0) is added, to calibrate against a real thermometer.
 """
 import drivers
-from device import config
 
-
-def check(board, spec, p):
-    s = spec["sensor"]
-    q = p + "sensor."
-    config.only(s, ("driver", "offset"), q)
-    config.need(s, "offset", q, "num", False)
-    mcu = board.get("mcu", "host")
-    if not (mcu.startswith("esp32") or mcu.startswith("rp2")):
-        raise config.ConfigError(q + "driver", "mcu_temp needs an esp32* or rp2* mcu, not " + mcu)
-    drivers.numeric(spec, p)
-
-
-def _rp2():
-    import machine
-    adc = machine.ADC(getattr(machine.ADC, "CORE_TEMP", 4))
-
-    def celsius():
-        return 27 - (adc.read_u16() * 3.3 / 65535 - 0.706) / 0.001721
-    return celsius
-
-
-def _esp32():
-    import esp32
-    f = getattr(esp32, "mcu_temperature", None)
-    if f is not None:
-        return f
-    raw = esp32.raw_temperature
-
-    def celsius():
-        return (raw() - 32) / 1.8
-    return celsius
+KEYS = "#m offset:n"   # numeric, on an esp32* or rp2* mcu
 
 
 class McuTemp:
-    def __init__(self, board, s, dtype):
-        self.fn = _esp32() if board.get("mcu", "host").startswith("esp32") else _rp2()
+    error = None
+
+    def __init__(self, board, spec, s):
+        if board.get("mcu", "host").startswith("esp32"):
+            import esp32
+            f = getattr(esp32, "mcu_temperature", None)
+            if f is None:
+                raw = esp32.raw_temperature
+
+                def f():
+                    return (raw() - 32) / 1.8
+        else:
+            import machine
+            adc = machine.ADC(getattr(machine.ADC, "CORE_TEMP", 4))
+
+            def f():
+                return 27 - (adc.read_u16() * 3.3 / 65535 - 0.706) / 0.001721
+        self.fn = f
         self.offset = s.get("offset", 0)
-        self.dtype = dtype
-        self.error = None
+        self.dtype = spec["dataType"]
 
     def read(self):
         try:
@@ -58,5 +42,4 @@ class McuTemp:
             return None
 
 
-def make(board, spec, s):
-    return McuTemp(board, s, spec["dataType"])
+make = McuTemp

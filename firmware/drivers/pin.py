@@ -6,30 +6,19 @@ pull: "up", "down" or absent (none). invert: true for active-low inputs
 (a switch to ground with a pull-up). A boolean variable gets true/false, an
 integer or decimal one 1/0.
 """
-import drivers
-from device import config
-
-
-def check(board, spec, p):
-    s = spec["sensor"]
-    q = p + "sensor."
-    config.only(s, ("driver", "pin", "pull", "invert"), q)
-    if config.need(s, "pin", q, "int") < 0:
-        raise config.ConfigError(q + "pin", "must be a GPIO number")
-    config.need(s, "pull", q, ("up", "down"), False)
-    config.need(s, "invert", q, "bool", False)
-    drivers.numeric(spec, p, ("boolean",))
+KEYS = "#b pin:I:0: pull:e:up:down invert:b"
 
 
 class DigitalIn:
-    def __init__(self, s, dtype):
+    error = None
+
+    def __init__(self, board, spec, s):
         import machine
         P = machine.Pin
-        pull = {"up": P.PULL_UP, "down": P.PULL_DOWN}.get(s.get("pull"))
-        self.pin = P(s["pin"], P.IN, pull)
+        pull = s.get("pull")   # "up" is machine.Pin.PULL_UP
+        self.pin = P(s["pin"], P.IN, pull and getattr(P, "PULL_" + pull.upper()))
         self.invert = 1 if s.get("invert") else 0
-        self.dtype = dtype
-        self.error = None
+        self.dtype = spec["dataType"]
 
     def read(self):
         v = self.pin.value() ^ self.invert
@@ -38,5 +27,4 @@ class DigitalIn:
         return float(v) if self.dtype == "decimal" else v
 
 
-def make(board, spec, s):
-    return DigitalIn(s, spec["dataType"])
+make = DigitalIn

@@ -10,26 +10,25 @@ import math
 import random
 
 from compat import ticks_ms, ticks_diff
-from device import config
 
-WAVES = ("sine", "square", "ramp", "step", "const", "toggle")
-
-
-KEYS = ("driver", "wave", "base", "amp", "period_s", "noise", "dropout", "step_s")
+KEYS = ("wave:e:sine:square:ramp:step:const:toggle base:n amp:n period_s:p noise:n dropout:n:0:1 "
+        "step_s:p")
 
 
 class SimSensor:
-    def __init__(self, s, dtype):
-        self.wave = s.get("wave", "sine")
-        self.base = float(s.get("base", 0))
-        self.amp = float(s.get("amp", 1))
-        self.period = float(s.get("period_s", 60)) * 1000
-        self.noise = float(s.get("noise", 0))
-        self.dropout = float(s.get("dropout", 0))
-        self.step = float(s.get("step_s", 10)) * 1000
-        self.dtype = dtype
+    error = None
+
+    def __init__(self, board, spec, s):
+        g = s.get
+        self.wave = g("wave", "sine")
+        self.base = float(g("base", 0))
+        self.amp = float(g("amp", 1))
+        self.period = float(g("period_s", 60)) * 1000
+        self.noise = float(g("noise", 0))
+        self.dropout = float(g("dropout", 0))
+        self.step = float(g("step_s", 10)) * 1000
+        self.dtype = spec["dataType"]
         self.t0 = ticks_ms()
-        self.error = None
 
     def read(self):
         if self.dropout and random.random() < self.dropout:
@@ -37,16 +36,19 @@ class SimSensor:
             return None
         t = ticks_diff(ticks_ms(), self.t0)
         w = self.wave
+        a = self.amp
+        per = self.period
         if w == "sine":
-            v = self.base + self.amp * math.sin(2 * math.pi * t / self.period)
+            v = a * math.sin(2 * math.pi * t / per)
         elif w == "square":
-            v = self.base + (self.amp if (t % self.period) < self.period / 2 else -self.amp)
+            v = a if t % per < per / 2 else -a
         elif w == "ramp":
-            v = self.base + self.amp * (t % self.period) / self.period
-        elif w == "step" or w == "toggle":
-            v = self.base + (self.amp if (t // self.step) % 2 else 0)
-        else:
-            v = self.base
+            v = a * (t % per) / per
+        elif w == "const":
+            v = 0
+        else:   # step, toggle
+            v = a if (t // self.step) % 2 else 0
+        v += self.base
         if self.noise:
             v += (random.random() * 2 - 1) * self.noise
         if self.dtype == "integer":
@@ -58,20 +60,4 @@ class SimSensor:
         return str(round(v, 2))
 
 
-def check(board, spec, p):
-    s = spec["sensor"]
-    q = p + "sensor."
-    config.only(s, KEYS, q)
-    config.need(s, "wave", q, WAVES, False)
-    for k in ("base", "amp", "noise"):
-        config.need(s, k, q, "num", False)
-    for k in ("period_s", "step_s"):
-        if config.need(s, k, q, "num", False, 1) <= 0:
-            raise config.ConfigError(q + k, "must be above 0")
-    d = config.need(s, "dropout", q, "num", False, 0)
-    if not 0 <= d <= 1:
-        raise config.ConfigError(q + "dropout", "a probability: 0..1")
-
-
-def make(board, spec, s):
-    return SimSensor(s, spec["dataType"])
+make = SimSensor

@@ -9,24 +9,15 @@ import os
 
 def makedirs(path):
     """mkdir -p (MicroPython's os has no makedirs)."""
-    parts = path.split("/")
-    cur = "/" if path.startswith("/") else ""
-    for p in parts:
-        if not p:
-            continue
-        cur = cur + p if cur in ("", "/") else cur + "/" + p
-        try:
-            os.mkdir(cur)
-        except OSError:
-            pass
-
-
-def exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
+    cur = "/" if path[:1] == "/" else ""
+    for p in path.split("/"):
+        if p:
+            cur += p
+            try:
+                os.mkdir(cur)
+            except OSError:
+                pass
+            cur += "/"
 
 
 def remove(path):
@@ -62,17 +53,15 @@ class Store:
         for n in os.listdir(root):
             if n.endswith(".tmp"):
                 t = root + "/" + n
-                if exists(t[:-4]):
+                try:
+                    os.stat(t[:-4])
                     remove(t)
-                else:
+                except OSError:
                     os.rename(t, t[:-4])
-
-    def path(self, name):
-        return self.root + "/" + name
 
     def load(self, name, default=None):
         try:
-            with open(self.path(name)) as f:
+            with open(self.root + "/" + name) as f:
                 return json.load(f)
         except (OSError, ValueError):
             return default
@@ -82,11 +71,8 @@ class Store:
 
     def write(self, name, fill):
         """Atomically replace NAME with what fill(file) writes (for streaming large state)."""
-        p = self.path(name)
+        p = self.root + "/" + name
         with open(p + ".tmp", "w") as f:
             fill(f)
             sync(f)
         replace(p + ".tmp", p)
-
-    def delete(self, name):
-        remove(self.path(name))

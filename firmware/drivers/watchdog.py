@@ -21,47 +21,43 @@ from compat import ticks_ms, ticks_diff
 
 
 class Supervisor:
+    wdt = None
+    feeds = 0
+    reason = None   # why it stopped feeding
+    ticks = -1      # station.ticks when last seen
+
     def __init__(self, st, spec):
         self.st = st
         self.timeout = spec.get("timeout_ms") or 8000
         self.offline_ms = (spec.get("offline_reset_s") or 0) * 1000
-        self.wdt = None
-        self.feeds = 0
-        self.reason = None      # why it stopped feeding
-        now = ticks_ms()
-        self.ticks = -1
-        self.ticked = now       # when station.ticks last went up
-        self.online_at = now    # when the session was last seen online
+        self.ticked = self.online_at = ticks_ms()   # when station.ticks last went up; the session was last online
 
-    def check(self, now):
-        """None when all is well, else the reason to let the watchdog bite."""
+    def step(self, now):
+        """Feed the watchdog if the station is alive; else log why, once, and feed no more."""
         st = self.st
+        if self.reason is not None:
+            return
         if st.ticks != self.ticks:
             self.ticks = st.ticks
             self.ticked = now
-        else:
-            gap = 2 * st.model.ctrl("MonitoringCtrlr.SampleInterval") + self.timeout
-            if ticks_diff(now, self.ticked) > gap:
-                return "monitor loop stalled: no sample for %d ms" % ticks_diff(now, self.ticked)
-        for t in getattr(st, "tasks", None) or ():
-            if t.done():
-                return "a station task ended"
         if st.session.online:
             self.online_at = now
-        elif self.offline_ms and ticks_diff(now, self.online_at) > self.offline_ms:
-            return "session offline for %d s" % (self.offline_ms // 1000)
-        return None
-
-    def step(self, now):
-        if self.reason is not None:
-            return
-        r = self.check(now)
+        r = ticks_diff(now, self.ticked)
+        if r > 2 * st.model.ctrl("MonitoringCtrlr.SampleInterval") + self.timeout:
+            r = "monitor loop stalled: no sample for %d ms" % r
+        else:
+            r = None
+            for t in getattr(st, "tasks", None) or ():
+                if t.done():
+                    r = "a station task ended"
+            if r is None and self.offline_ms and ticks_diff(now, self.online_at) > self.offline_ms:
+                r = "session offline for %d s" % (self.offline_ms // 1000)
         if r is None:
             self.wdt.feed()
             self.feeds += 1
         else:
             self.reason = r
-            self.st.log.write("watchdog: %s; no more feeding, the board resets in %d ms" % (r, self.timeout))
+            st.log.write("watchdog: %s; no more feeding, the board resets in %d ms" % (r, self.timeout))
 
     async def run(self):
         import machine

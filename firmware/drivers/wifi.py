@@ -13,31 +13,30 @@ masked in the logs.
 import compat
 from compat import ticks_ms, ticks_diff
 
-POLL_MS = 500
 
 
 class Wifi:
+    wlan = None
+    up = False
+    connects = 0   # times the link came up
+    attempts = 0   # connect() calls
+
     def __init__(self, st, spec):
         self.st = st
         self.ssid = spec["ssid"]
         self.password = spec.get("password")
         self.spec = spec
         self.retry_ms = (spec.get("retry_s") or 15) * 1000
-        self.wlan = None
-        self.up = False
-        self.connects = 0   # times the link came up
-        self.attempts = 0   # connect() calls
         if self.password:
-            st.log.secrets.append(self.password)
-            st.seclog.secrets.append(self.password)
+            for lg in (st.log, st.seclog):
+                lg.secrets.append(self.password)
 
     def start(self):
         import network
         sp = self.spec
-        if sp.get("country") and hasattr(network, "country"):
-            network.country(sp["country"])
-        if sp.get("hostname") and hasattr(network, "hostname"):
-            network.hostname(sp["hostname"])
+        for k in ("country", "hostname"):
+            if sp.get(k) and hasattr(network, k):
+                getattr(network, k)(sp[k])
         w = network.WLAN(network.STA_IF)
         w.active(True)
         if sp.get("power_save") is False and hasattr(network.WLAN, "PM_NONE"):
@@ -50,13 +49,10 @@ class Wifi:
         try:
             self.wlan.connect(self.ssid, self.password)
         except OSError as e:
-            self.st.log.write("wifi: connect to %s failed: %r" % (self.ssid, e))
+            self.log("connect to %s failed: %r" % (self.ssid, e))
 
-    def address(self):
-        try:
-            return self.wlan.ifconfig()[0]
-        except OSError:
-            return "?"
+    def log(self, msg):
+        self.st.log.write("wifi: " + msg)
 
     def poll(self, now, since):
         """One look at the link; returns the ticks the current state began."""
@@ -65,12 +61,16 @@ class Wifi:
             self.up = ok
             if ok:
                 self.connects += 1
-                self.st.log.write("wifi: connected to %s as %s" % (self.ssid, self.address()))
+                try:
+                    a = self.wlan.ifconfig()[0]
+                except OSError:
+                    a = "?"
+                self.log("connected to %s as %s" % (self.ssid, a))
             else:
-                self.st.log.write("wifi: link to %s lost" % self.ssid)
+                self.log("link to %s lost" % self.ssid)
             return now
         if not ok and ticks_diff(now, since) >= self.retry_ms:
-            self.st.log.write("wifi: no link to %s for %d s (status %s), connecting again" % (
+            self.log("no link to %s for %d s (status %s), connecting again" % (
                 self.ssid, self.retry_ms // 1000, self.wlan.status()))
             try:
                 self.wlan.disconnect()
@@ -82,8 +82,8 @@ class Wifi:
 
     async def run(self):
         self.start()
-        self.st.log.write("wifi: connecting to %s" % self.ssid)
+        self.log("connecting to %s" % self.ssid)
         since = ticks_ms()
         while True:
-            await compat.sleep_ms(POLL_MS)
+            await compat.sleep_ms(500)
             since = self.poll(ticks_ms(), since)

@@ -177,7 +177,7 @@ def test_ds18b20_missing_sensor_gives_none_with_the_reason():
         d = make({"driver": "ds18b20", "pin": 15})
         d.read()
         t[0] += 800
-        assert d.read() is None and "no DS18B20 on pin 15" in d.error
+        assert d.read() is None and "DS18B20 on pin 15: none found" in d.error
         gone = make({"driver": "ds18b20", "pin": 16, "rom": ROM_B})
         gone.read()
         t[0] += 800
