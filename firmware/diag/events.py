@@ -216,8 +216,9 @@ class Outbox:
             if isinstance(e, codec.CallError):
                 self.fails += 1
                 if self.fails > RETRIES:
-                    self.st.log.write("NotifyEvent refused %d times (%s): %d events dropped"
-                                      % (self.fails, e.code, len(take)))
+                    # which events are lost, by id (the file names start with them)
+                    self.st.log.write("NotifyEvent refused %d times (%s): events %s dropped"
+                                      % (self.fails, e.code, ",".join(str(int(n[:10])) for n in take)))
                     self.fails = 0
                     self.dropped += len(take)
                     seq = -1
