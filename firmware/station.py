@@ -104,15 +104,19 @@ class Station:
             await compat.sleep_ms(wait)
 
     async def heap_reporter(self, every_ms):
-        """Board "_debug_heap": N ms (true: 1000) logs "heap <bytes> <n>" every N ms,
-        gc.mem_alloc() after gc.collect() (0 on CPython): the robustness tests'
-        leak checks read it (docs/robustness.md). A test hook, off by default."""
+        """Board "_debug_heap": N ms (true: 1000) appends "heap <bytes> <n>" to
+        <storage>/heap.txt every N ms, gc.mem_alloc() after gc.collect() (0 on
+        CPython): the robustness tests' leak checks read it (docs/robustness.md).
+        Not the log ring: an event storm turns that over faster than a test reads
+        it. A test hook, off by default."""
         n = 0
+        path = self.store.root + "/heap.txt"
         while True:
             await compat.sleep_ms(every_ms)
             n += 1
             compat.collect()
-            self.log.write("heap %d %d" % (compat.mem_alloc(), n))
+            with open(path, "a") as f:
+                f.write("heap %d %d\n" % (compat.mem_alloc(), n))
 
     async def run(self):
         tasks = [asyncio.create_task(self.monitor_loop()),

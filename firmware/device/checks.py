@@ -46,38 +46,48 @@ SUB = {
     "customers": "+ data:S",
     "sensor": "+ driver:S",   # the rest: its driver's KEYS
 }
-_seen = []   # (list, id) of the "!" keys so far: i2c bus ids, monitor ids
+_seen = set()   # (list, id) of the "!" keys so far: i2c bus ids, monitor ids
+_specs = {}     # spec -> (entries, names), split once per check: a board of 500
+                # monitors would otherwise split the monitor spec 500 times (2 MB of garbage)
+
+
+def _spec(spec):
+    r = _specs.get(spec)
+    if r is None:
+        ents = [e.split(":") for e in spec.split()]
+        for f in ents:
+            if len(f) > 2 and f[1][0].lower() != "e":    # bounds as numbers too: [4] lo, [5] hi
+                f.append(float(f[2]) if f[2] else None)
+                f.append(float(f[3]) if f[3] else None)
+        r = _specs[spec] = (ents, [f[0] for f in ents])
+    return r
 
 
 def keys(obj, spec, path):
     """Check obj's keys against spec (path: "wifi.", "" for the board)."""
     if type(obj) is not dict:
         raise ConfigError(path[:-1] or "(top)", "must be an object")
-    ents = []
-    names = []
-    for e in spec.split():
-        f = e.split(":")
-        ents.append(f)
-        names.append(f[0])
+    ents, names = _spec(spec)
     if spec[0] != "+":
         for k in obj:
             if k not in names and not (k[:1] == "_" and not path):
                 raise ConfigError(path + k, "unknown key")
+    # Key paths (path + k) are built only for an error or a nested object: a
+    # board of 500 monitors would make thousands of them.
     for f in ents[spec[0] == "+":]:
         k = f[0]
         t = f[1]
-        p = path + k
         v = obj.get(k)
         if v is None:
             if t < "a":
-                raise ConfigError(p, "missing")
+                raise ConfigError(path + k, "missing")
             if "=" not in t:
                 continue
             v = obj[k] = [] if t[0] == "l" else int(t[2:]) if t[0] == "i" else t[2:]
         t = t[0].lower()
         if t == "e":
-            if v not in f[2:]:
-                raise ConfigError(p, "must be one of " + ", ".join(f[2:]))
+            if v not in f or f.index(v) < 2:
+                raise ConfigError(path + k, "must be one of " + ", ".join(f[2:]))
             continue
         i = "sthinpbolu".index(t)
         ty = type(v)
@@ -85,34 +95,33 @@ def keys(obj, spec, path):
             ty = int
         if ty is not (str, str, str, int, int, int, bool, dict, list, int)[i] or not (
                 v != "" if t == "s" else not v.strip("0123456789abcdefABCDEF") if t == "h" else v > 0 if t == "p"
-                else ("i2c", v) in _seen if t == "u" else 1):
-            raise ConfigError(p, "must be " + ("a non-empty string,a string,hex digits,an integer,a number,"
+                else (SUB["i2c"], v) in _seen if t == "u" else 1):
+            raise ConfigError(path + k, "must be " + ("a non-empty string,a string,hex digits,an integer,a number,"
                                                "a number above 0,true or false,an object,an array,"
                                                "an i2c bus id").split(",")[i])
         if len(f) > 2:
-            lo = f[2]
-            hi = f[3]
             x = len(v) if t in "sh" else v
-            if (lo and x < float(lo)) or (hi and x > float(hi)):
-                raise ConfigError(p, ("length " if t in "sh" else "") + "must be %s..%s" % (lo or 1, hi)
-                                  if hi else "at least " + lo)
+            if (f[4] is not None and x < f[4]) or (f[5] is not None and x > f[5]):
+                raise ConfigError(path + k, ("length " if t in "sh" else "") + "must be %s..%s" % (f[2] or 1, f[3])
+                                  if f[3] else "at least " + f[2])
         if "!" in f[1]:
-            u = (path.split("[")[0], v)
+            u = (spec, v)     # unique per list: each list has its own spec
             if u in _seen:
-                raise ConfigError(p, "must be unique in the board")
-            _seen.append(u)
+                raise ConfigError(path + k, "must be unique in the board")
+            _seen.add(u)
         if k in SUB:
             if t == "o":
-                keys(v, SUB[k], p + ".")
+                keys(v, SUB[k], path + k + ".")
             else:
                 for i, o in enumerate(v):
-                    keys(o, SUB[k], "%s[%d]." % (p, i))
+                    keys(o, SUB[k], "%s%s[%d]." % (path, k, i))
 
 
 def check(board):
     """Raise ConfigError for the first key at fault; return the board with defaults filled."""
     import drivers
-    del _seen[:]
+    _seen.clear()
+    _specs.clear()
     keys(board, TOP, "")
     mcu = board["mcu"]
     for k in ("clock", "wifi", "watchdog", "i2c"):
@@ -169,4 +178,6 @@ def check(board):
     for i, c in enumerate(board["customers"]):
         if not ("idToken" in c or "customerIdentifier" in c or "certificate" in c):
             raise ConfigError("customers[%d].idToken" % i, "missing (or customerIdentifier, certificate)")
+    _seen.clear()
+    _specs.clear()
     return board

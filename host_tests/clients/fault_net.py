@@ -12,8 +12,8 @@ only and is started and stopped by the test that uses it.
   (it stops reading from both sides, so TCP back-pressure builds: a stalled
   network), kill (abort every connection: the CSMS "dies") and make refuse
   new connections.
-- heap(): the station's "heap N" lines (board "_debug_heap"), read from its
-  diagnostics log.
+- heap(): the station's "heap N" readings (board "_debug_heap"), read from its
+  <storage>/heap.txt.
 """
 import asyncio
 import base64
@@ -329,17 +329,18 @@ class Proxy:
 # ---------------------------------------------------------------- station readings
 
 def heap(st):
-    """The station's "heap <bytes> <n>" log lines (board _debug_heap) as
-    [(n, bytes)], oldest first (log rotation may have dropped old ones)."""
+    """The station's "heap <bytes> <n>" readings (board _debug_heap, in
+    <storage>/heap.txt) as [(n, bytes)], oldest first."""
     out = []
     try:
-        text = st.read_log()
+        with open(st.storage("heap.txt")) as f:
+            text = f.read()
     except OSError:
         return out
     for ln in text.splitlines():
         p = ln.split(" ")
-        if len(p) == 4 and p[1] == "heap" and p[2].isdigit() and p[3].isdigit():
-            out.append((int(p[3]), int(p[2])))
+        if len(p) == 3 and p[0] == "heap" and p[1].isdigit() and p[2].isdigit():
+            out.append((int(p[2]), int(p[1])))
     return out
 
 
