@@ -33,7 +33,7 @@ def report(e):
     if isinstance(e, ws.Closed):
         out("CLOSED", e.code, e.reason)
     elif isinstance(e, ws.HandshakeError):
-        out("HANDSHAKE", e.status, e.msg)
+        out("HANDSHAKE", e.status, str(e))
     elif type(e) is ws.WSError:
         out("WSERROR", str(e))
     else:
