@@ -24,23 +24,25 @@ import binascii
 import hashlib
 import struct
 
-from compat import IS_MPY, sleep_ms, ticks_ms, urandom
+from compat import IS_MPY, const, sleep_ms, ticks_ms, urandom
 
-GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+# Opcodes appear as numbers: 0 continuation, 1 text, 2 binary, 8 close, 9 ping, 10 pong.
 
-OP_TEXT = 1
-OP_PING = 9
-# Opcodes otherwise appear as numbers: 0 continuation, 2 binary, 8 close, 10 pong.
-
-MAX_HEADERS = 48     # most header lines in the handshake response
-_RBUF = 512          # initial receive buffer; grows up to max_size
+_MAX_HEADERS = const(48)     # most header lines in the handshake response
+_RBUF = const(512)           # initial receive buffer; grows up to max_size
 # A receive buffer keeps the size of the largest message seen (at most
 # max_size): allocating and dropping large buffers per message fragments a
 # small heap until a later one no longer fits.
-_TBUF = 1024         # transmit buffer, and the longest handshake response line
+_TBUF = const(1024)          # transmit buffer, and the longest handshake response line
 
-# The response headers we keep (one constant: a tuple of bytes would be six objects).
+# The response headers we check, found in one constant (five bytes objects
+# and a tuple would be six) and kept under their offset in it:
 _WANTED = b"|upgrade|connection|sec-websocket-accept|sec-websocket-protocol|sec-websocket-extensions|"
+_UPGRADE = const(0)
+_CONNECTION = const(8)
+_ACCEPT = const(19)
+_PROTOCOL = const(40)
+_EXTENSIONS = const(63)
 
 
 class WSError(OSError):
@@ -73,7 +75,7 @@ def parse_url(url):
     """ws[s]://host[:port][/path] -> (secure, host, port, path). ValueError when malformed."""
     secure = url.startswith("wss://")
     if not secure and not url.startswith("ws://"):
-        raise ValueError("not ws(s)://")
+        raise ValueError("bad scheme")
     rest = url[5 + secure:].split("#")[0]
     i = rest.find("/")
     j = rest.find("?")
@@ -110,58 +112,11 @@ def build_request(host, port, secure, path, key, subprotocol=None, user=None, pa
            "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n") % (path, hh, key)
     if subprotocol:
         if "\r" in subprotocol or "\n" in subprotocol:
-            raise ValueError("bad subprotocol")
+            raise ValueError("bad proto")
         req += "Sec-WebSocket-Protocol: %s\r\n" % subprotocol
     if password is not None:
         req += "Authorization: Basic %s\r\n" % b64(((user or "") + ":" + password).encode())
     return (req + "\r\n").encode()
-
-
-def parse_status(line):
-    """b'HTTP/1.1 101 Switching Protocols' -> 101; HandshakeError when not a status line."""
-    parts = line.split(None, 2)
-    if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or len(parts[1]) != 3 \
-            or not parts[1].isdigit():
-        raise HandshakeError("bad status line")
-    return int(parts[1])
-
-
-def add_header(hdrs, line):
-    """Record one header line (bytes, no CRLF) in hdrs when it is one we check.
-
-    Keys are lowercased names; repeated headers are joined with ', '."""
-    i = line.find(b":")
-    if i <= 0:
-        raise HandshakeError("bad header line", 101)
-    name = line[:i].strip().lower()
-    if b"|" + name + b"|" in _WANTED:
-        v = line[i + 1:].strip()
-        old = hdrs.get(name)
-        hdrs[name] = v if old is None else old + b", " + v
-
-
-def check_response(hdrs, key, subprotocol):
-    """Raise HandshakeError unless the 101 headers accept our upgrade."""
-    g = hdrs.get
-    proto = g(b"sec-websocket-protocol")
-    up = False
-    for t in g(b"connection", b"").split(b","):
-        up = up or t.strip().lower() == b"upgrade"
-    why = None
-    if g(b"upgrade", b"").lower() != b"websocket":
-        why = "no Upgrade: websocket"
-    elif not up:
-        why = "no Connection: Upgrade"
-    elif g(b"sec-websocket-accept") != binascii.b2a_base64(hashlib.sha1(key.encode() + GUID).digest())[:-1]:
-        why = "bad Sec-WebSocket-Accept"
-    elif subprotocol and proto is None:
-        why = "server chose no subprotocol"
-    elif proto is not None and (not subprotocol or proto != subprotocol.encode()):
-        why = "server chose another subprotocol"
-    elif b"sec-websocket-extensions" in hdrs:
-        why = "server chose an unrequested extension"
-    if why:
-        raise HandshakeError(why, 101)
 
 
 def header_error(b0, b1, fragmented):
@@ -185,7 +140,7 @@ def header_error(b0, b1, fragmented):
     elif (op == 0) != fragmented:   # continuation without start, or new message inside one
         why = "frag order"
     elif op == 2:
-        return 1003, "binary messages not accepted"
+        return 1003, "no binary"
     if why:
         return 1002, why
     return None
@@ -304,20 +259,19 @@ class WebSocket:
         self._rx = bytearray(min(_RBUF, max_size) or 1)
         self._h = memoryview(bytearray(8))
         self._c = memoryview(bytearray(125))
-        self._pb = bytearray(4)
         self._nping = 0
         self._lock = asyncio.Lock()
         self._pong = asyncio.Event()
         self._part = False             # recv() has consumed part of a message
 
     async def _hs(self, url, subprotocol, user, password, ssl):
-        """Connect and upgrade; the response is read byte by byte into the
-        transmit buffer so that nothing past it is consumed."""
+        """Connect and upgrade. The response is read byte by byte (nothing
+        past it is consumed), each line into the transmit buffer."""
         secure, host, port, path = parse_url(url)
         if not secure:
             ssl = None
         elif ssl is None:
-            raise ValueError("wss:// needs an ssl context")
+            raise ValueError("ssl needed")
         key = b64(urandom(16))
         req = build_request(host, port, secure, path, key, subprotocol, user, password)
         r, self._w = await asyncio.open_connection(host, port, ssl=ssl, server_hostname=ssl and host)
@@ -326,31 +280,61 @@ class WebSocket:
         del req
         await self._w.drain()
         buf = self._tx
-        hdrs = None
-        for _ in range(MAX_HEADERS + 2):     # + the status line and the blank line
+        h = None                # {offset in _WANTED: value} once the status was 101
+        for _ in range(_MAX_HEADERS + 2):     # + the status line and the blank line
             n = 0
             while True:
                 c = (await r.readexactly(1))[0]
                 if c == 10:
                     break
                 if n >= _TBUF:
-                    raise HandshakeError("response line too long")
+                    raise HandshakeError("long line")
                 buf[n] = c
                 n += 1
             if n and buf[n - 1] == 13:
                 n -= 1
             line = bytes(buf[:n])
-            if hdrs is None:
-                hdrs = parse_status(line)
-                if hdrs != 101:
-                    raise HandshakeError("HTTP status %d" % hdrs, hdrs)
-                hdrs = {}
+            if h is None:
+                p = line.split(None, 2)
+                if len(p) < 2 or not p[0].startswith(b"HTTP/1.") or len(p[1]) != 3 or not p[1].isdigit():
+                    raise HandshakeError("bad status")
+                n = int(p[1])
+                if n != 101:
+                    raise HandshakeError("HTTP %d" % n, n)
+                h = {}
             elif line:
-                add_header(hdrs, line)
+                i = line.find(b":")
+                if i <= 0:
+                    raise HandshakeError("bad header", 101)
+                k = _WANTED.find(b"|" + line[:i].strip().lower() + b"|")
+                if k >= 0:              # a repeated header is joined with ", "
+                    v = line[i + 1:].strip()
+                    h[k] = h[k] + b", " + v if k in h else v
             else:
-                check_response(hdrs, key, subprotocol)
-                return
-        raise HandshakeError("too many header lines", 101)
+                break
+        else:
+            raise HandshakeError("too many headers", 101)
+        g = h.get
+        p = g(_PROTOCOL)
+        up = False
+        for t in g(_CONNECTION, b"").split(b","):
+            up = up or t.strip().lower() == b"upgrade"
+        why = None
+        if g(_UPGRADE, b"").lower() != b"websocket":
+            why = "no Upgrade"
+        elif not up:
+            why = "no Connection: Upgrade"
+        elif g(_ACCEPT) != binascii.b2a_base64(hashlib.sha1(
+                key.encode() + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())[:-1]:
+            why = "bad Sec-WebSocket-Accept"
+        elif subprotocol and p is None:
+            why = "no subprotocol"
+        elif p is not None and (not subprotocol or p != subprotocol.encode()):
+            why = "bad subprotocol"
+        elif _EXTENSIONS in h:
+            why = "extension"
+        if why:
+            raise HandshakeError(why, 101)
 
     async def _fill(self, mv):
         """Read exactly len(mv) bytes into memoryview mv."""
@@ -372,7 +356,7 @@ class WebSocket:
             mv[:] = await r.readexactly(n)
             self._part = True
 
-    async def send(self, data, op=OP_TEXT):
+    async def send(self, data, op=1):
         """Send one text message (str, or bytes already UTF-8); op: another opcode.
 
         The payload is masked piece by piece into the one transmit buffer,
@@ -380,8 +364,6 @@ class WebSocket:
         if isinstance(data, str):
             # MicroPython views a str as its UTF-8 bytes without a copy.
             data = memoryview(data) if IS_MPY else data.encode()
-        if not self.open:
-            raise Closed(*self._closed)
         n = len(data)
         async with self._lock:
             w = self._w
@@ -410,7 +392,7 @@ class WebSocket:
             except asyncio.CancelledError:
                 # Cancelled in a drain: a frame cut short cannot be finished.
                 if i < n:
-                    await self._drop(1006, "send cancelled")
+                    await self._drop(1006, "cancelled")
                 raise
 
     async def _drop(self, code, reason, abort=True):
@@ -446,11 +428,10 @@ class WebSocket:
 
     async def ping(self, wait=False):
         """Send a ping; with wait, also wait for a pong (needs a task in recv())."""
-        self._nping = (self._nping + 1) & 0xFFFFFFFF
-        struct.pack_into(">I", self._pb, 0, self._nping)
+        self._nping = (self._nping + 1) & 0x3FFFFFFF     # a small int on 32-bit ports too
         if wait:
             self._pong.clear()
-        await self.send(self._pb, OP_PING)
+        await self.send(struct.pack(">I", self._nping), 9)
         if wait:
             await self._pong.wait()
 
@@ -510,7 +491,7 @@ class WebSocket:
                     continue
                 need = n + ln
                 if need > self.max_size:
-                    await self._fail(1009, "message too big")
+                    await self._fail(1009, "too big")
                 rx = self._rx
                 if len(rx) < need:
                     # A last frame gets exactly what it needs; a message still
@@ -523,7 +504,7 @@ class WebSocket:
                 if b0 & 0x80:
                     s = decode_text(rx, n)
                     if s is None:
-                        await self._fail(1007, "invalid UTF-8")
+                        await self._fail(1007, "bad UTF-8")
                     return s
                 frag = True
         except Closed:
@@ -535,7 +516,7 @@ class WebSocket:
             # Cancelled before any byte of a frame was read (an idle timeout):
             # the stream is intact. Cancelled mid-message: it cannot resume.
             if self._part:
-                await self._drop(1006, "recv cancelled")
+                await self._drop(1006, "cancelled")
             raise
 
     async def _on_close(self, p, n):
@@ -545,10 +526,10 @@ class WebSocket:
         if n:
             code = (p[0] << 8) | p[1] if n > 1 else 0
             if not (1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999):
-                await self._fail(1002, "bad close frame")
+                await self._fail(1002, "bad close")
             reason = decode_text(p[2:], n - 2)
             if reason is None:
-                await self._fail(1007, "close reason not UTF-8")
+                await self._fail(1007, "bad UTF-8")
         # Echo the code; the server closes TCP after that, we need not wait.
         self._closed = (code, reason)
         await self.close(code)
@@ -567,10 +548,10 @@ class WebSocket:
                 await _wait(self.ping(True), deadline_ms)
             except asyncio.TimeoutError:
                 # Tell the server (briefly: it may be gone), then drop TCP
-                # so that a pending recv() raises Closed(1006, "pong timeout").
+                # so that a pending recv() raises Closed(1006, "no pong").
                 if self._closed is None:
-                    self._closed = (1006, "pong timeout")
-                await self.close(1011, "pong timeout", 1000, True)
+                    self._closed = (1006, "no pong")
+                await self.close(1011, "no pong", 1000, True)
                 break
             except Closed:
                 break
@@ -590,9 +571,9 @@ async def connect(url, subprotocol="ocpp2.0.1", user=None, password=None, ssl=No
         tcp = c._w is not None
         await c._drop(1006, "")
         if isinstance(e, asyncio.TimeoutError):
-            raise HandshakeError("handshake timeout")
+            raise HandshakeError("timeout")
         if isinstance(e, EOFError):
-            raise HandshakeError("connection closed during handshake")
+            raise HandshakeError("EOF")
         if tcp and isinstance(e, ValueError):
             # MicroPython's mbedtls reports certificate failures as ValueError.
             raise WSError("TLS: " + str(e).strip())

@@ -1,6 +1,4 @@
 """protocol.ws: the pure frame/handshake helpers, and WebSocket over in-memory streams."""
-import binascii
-import hashlib
 import struct
 
 from protocol import ws
@@ -13,15 +11,9 @@ def unmask(data, mask):
     return bytes([c ^ mask[i & 3] for i, c in enumerate(data)])
 
 
-def accept_key(key):
-    return binascii.b2a_base64(hashlib.sha1(key.encode() + ws.GUID).digest())[:-1].decode()
-
-
-def test_accept_key_rfc6455_example():
-    h = {b"upgrade": b"websocket", b"connection": b"Upgrade",
-         b"sec-websocket-accept": b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="}
-    ws.check_response(h, "dGhlIHNhbXBsZSBub25jZQ==", None)
+def test_b64():
     assert ws.b64(b"\x00" * 16) == "AAAAAAAAAAAAAAAAAAAAAA=="
+    assert ws.b64(b"CP1:pw") == "Q1AxOnB3"
 
 
 def test_parse_url():
@@ -56,68 +48,7 @@ def test_build_request_headers_and_auth():
     r = ws.build_request("h", 80, False, "/", "K", None, None, "")   # empty password still sent
     assert b"Authorization: Basic " + ws.b64(b":").encode() in r
     raises(ValueError, ws.build_request, "h", 80, False, "/", "K", "a\r\nX: y")
-
-
-def test_parse_status():
-    assert ws.parse_status(b"HTTP/1.1 101 Switching Protocols") == 101
-    assert ws.parse_status(b"HTTP/1.0 401") == 401
-    for bad in (b"", b"HTTP/1.1", b"HTTP/2 101 x", b"HTTP/1.1 1O1 x", b"HTTP/1.1 1010 x", b"SSH-2.0"):
-        e = raises(ws.HandshakeError, ws.parse_status, bad)
-        assert e.status is None
-
-
-def good_headers(key="dGhlIHNhbXBsZSBub25jZQ==", proto="ocpp2.0.1"):
-    h = {}
-    lines = [b"Upgrade: WebSocket", b"connection: keep-alive, Upgrade",
-             b"Sec-WebSocket-Accept: " + accept_key(key).encode(), b"Server: x", b"X-Other:  y "]
-    if proto:
-        lines.append(b"Sec-WebSocket-Protocol:  " + proto.encode())
-    for ln in lines:
-        ws.add_header(h, ln)
-    return h
-
-
-def test_check_response_accepts_good_headers_only_keeps_wanted():
-    key = "dGhlIHNhbXBsZSBub25jZQ=="
-    h = good_headers(key)
-    assert b"server" not in h and b"x-other" not in h
-    assert h[b"sec-websocket-protocol"] == b"ocpp2.0.1"
-    ws.check_response(h, key, "ocpp2.0.1")
-    ws.check_response(good_headers(key, None), key, None)
-
-
-def test_check_response_refusals():
-    key = "dGhlIHNhbXBsZSBub25jZQ=="
-
-    def refused(h, proto="ocpp2.0.1", why=""):
-        e = raises(ws.HandshakeError, ws.check_response, h, key, proto)
-        assert e.status == 101
-        assert why in str(e), (why, str(e))
-
-    h = good_headers(key)
-    del h[b"upgrade"]
-    refused(h, why="Upgrade")
-    h = good_headers(key)
-    h[b"connection"] = b"keep-alive"
-    refused(h, why="Connection")
-    h = good_headers(key)
-    h[b"sec-websocket-accept"] = accept_key("other").encode()
-    refused(h, why="Accept")
-    h = good_headers(key)
-    ws.add_header(h, b"Sec-WebSocket-Accept: " + accept_key(key).encode())   # twice
-    refused(h, why="Accept")
-    refused(good_headers(key, None), why="no subprotocol")
-    refused(good_headers(key, "ocpp1.6"), why="another")
-    refused(good_headers(key), None, why="another")
-    h = good_headers(key)
-    ws.add_header(h, b"Sec-WebSocket-Extensions: permessage-deflate")
-    refused(h, why="extension")
-    # Only the headers checked are kept, under their whole name.
-    h = good_headers(key)
-    ws.add_header(h, b"grade: x")
-    assert sorted(h) == [b"connection", b"sec-websocket-accept", b"sec-websocket-protocol", b"upgrade"]
-    raises(ws.HandshakeError, ws.add_header, {}, b"no colon here")
-    raises(ws.HandshakeError, ws.add_header, {}, b": empty name")
+    raises(ValueError, ws.build_request, "h", 80, False, "/", "K", "a\nX: y")
 
 
 def test_header_error_matrix():
@@ -134,7 +65,7 @@ def test_header_error_matrix():
     for b0, b1, frag, why in bad:
         err = ws.header_error(b0, b1, frag)
         assert err is not None and err[0] == 1002 and why in err[1], (b0, b1, frag, err)
-    assert ws.header_error(0x82, 0x05, False) == (1003, "binary messages not accepted")
+    assert ws.header_error(0x82, 0x05, False) == (1003, "no binary")
     assert ws.header_error(0x02, 0x05, False)[0] == 1003
 
 
@@ -142,7 +73,7 @@ def test_frame_into_lengths_and_mask():
     for n in (0, 1, 3, 4, 125, 126, 127, 1000, 4099):
         data = bytes([(i * 7) & 0xFF for i in range(n)])
         buf = bytearray(n + 14)
-        h = ws.header_into(buf, ws.OP_TEXT, n, MASK)
+        h = ws.header_into(buf, 1, n, MASK)
         ws.mask_into(buf, h, data, 0, n, MASK)
         k = h + n
         assert h == (2 if n < 126 else 4) + 4
@@ -162,7 +93,7 @@ def test_header_into_large_lengths():
     for n, h, ext in ((65535, 8, b"\xfe\xff\xff"), (65536, 14, b"\xff" + struct.pack(">Q", 65536)),
                       (70001, 14, b"\xff" + struct.pack(">Q", 70001)),
                       ((1 << 32) + 5, 14, b"\xff" + struct.pack(">Q", (1 << 32) + 5))):
-        assert ws.header_into(buf, ws.OP_TEXT, n, MASK) == h
+        assert ws.header_into(buf, 1, n, MASK) == h
         assert bytes(buf[:h]) == b"\x81" + ext + MASK, n
 
 
@@ -191,7 +122,7 @@ def test_mask_from_memoryview_of_str_on_micropython():
 
 def test_header_into_control():
     buf = bytearray(14)
-    assert ws.header_into(buf, ws.OP_PING, 4, MASK) == 6
+    assert ws.header_into(buf, 9, 4, MASK) == 6
     assert buf[:6] == b"\x89\x84" + MASK
 
 
@@ -217,9 +148,9 @@ def test_utf8_valid_strict():
 
 
 def test_errors_are_oserrors():
-    e = ws.Closed(1009, "message too big")
+    e = ws.Closed(1009, "too big")
     assert isinstance(e, ws.WSError) and isinstance(e, OSError)
-    assert e.code == 1009 and e.reason == "message too big"
+    assert e.code == 1009 and e.reason == "too big"
     h = ws.HandshakeError("HTTP status 401", 401)
     assert isinstance(h, OSError) and h.status == 401 and str(h) == "HTTP status 401"
     assert ws.HandshakeError("x").status is None and str(ws.HandshakeError("x")) == "x"
@@ -362,7 +293,7 @@ async def _too_big_and_eof():
             assert False
         except ws.Closed as e:
             assert e.code == 1009
-        assert client_frames(s.out) == [(8, b"\x03\xf1message too big")]
+        assert client_frames(s.out) == [(8, b"\x03\xf1too big")]
         s = cls(sframe(1, b"partial")[:5])
         c = ws.WebSocket(s, s, 1000)
         try:
@@ -413,7 +344,7 @@ async def _cancelled_recv():
         await c.recv()
         assert False
     except ws.Closed as e:
-        assert (e.code, e.reason) == (1006, "recv cancelled")
+        assert (e.code, e.reason) == (1006, "cancelled")
 
 
 def test_cancelled_recv_idle_keeps_mid_frame_drops():
@@ -442,15 +373,15 @@ def test_server_close_payloads():
             assert (await _server_close(struct.pack(">H", code) + b"x"))[0] == (code, "x")
         # Refused: 1 byte, codes that may not appear on the wire, a reason not UTF-8.
         for p in [b"\x03"] + [struct.pack(">H", c) for c in (0, 999, 1004, 1005, 1006, 1015, 2999, 5000)]:
-            assert await _server_close(p) == ((1002, "bad close frame"), [(8, b"\x03\xeabad close frame")]), p
+            assert await _server_close(p) == ((1002, "bad close"), [(8, b"\x03\xeabad close")]), p
         r = await _server_close(b"\x03\xe8\xff")
-        assert r == ((1007, "close reason not UTF-8"), [(8, b"\x03\xefclose reason not UTF-8")])
+        assert r == ((1007, "bad UTF-8"), [(8, b"\x03\xefbad UTF-8")])
     run(go())
 
 
 def test_client_close_payloads():
     async def go():
-        for args, sent in (((), b"\x03\xe8"), ((1011, "pong timeout"), b"\x03\xf3pong timeout"),
+        for args, sent in (((), b"\x03\xe8"), ((1011, "no pong"), b"\x03\xf3no pong"),
                            ((1005,), b""), ((1000, "\u00e9" * 100), b"\x03\xe8" + ("\u00e9" * 100).encode()[:123])):
             s = FakeStream(b"")
             c = ws.WebSocket(s, s, 1000)
