@@ -71,8 +71,9 @@ def b64(data):
     return binascii.b2a_base64(data)[:-1].decode()
 
 
-def parse_url(url):
-    """ws[s]://host[:port][/path] -> (secure, host, port, path). ValueError when malformed."""
+def request(url, key, subprotocol=None, user=None, password=None):
+    """ws[s]://host[:port][/path] -> (secure, host, port, the HTTP/1.1 upgrade
+    request as bytes). ValueError when the URL or the subprotocol is malformed."""
     secure = url.startswith("wss://")
     if not secure and not url.startswith("ws://"):
         raise ValueError("bad scheme")
@@ -96,17 +97,13 @@ def parse_url(url):
             if host[-1:] != "]":
                 raise ValueError("bad host")
             host = host[1:-1]
-    port = int(p) if p.isdigit() else -1 if p else 443 if secure else 80
+    d = 443 if secure else 80
+    port = int(p) if p.isdigit() else -1 if p else d
     if "@" in hostport or ":" in host and "[" not in hostport or not host \
             or not 0 < port < 65536 or "\r" in path or "\n" in path or " " in path:
         raise ValueError("bad URL")
-    return secure, host, port, path
-
-
-def build_request(host, port, secure, path, key, subprotocol=None, user=None, password=None):
-    """The HTTP/1.1 upgrade request as bytes."""
     hh = "[" + host + "]" if ":" in host else host
-    if port != (443 if secure else 80):
+    if port != d:
         hh = "%s:%d" % (hh, port)
     req = ("GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
            "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n") % (path, hh, key)
@@ -116,7 +113,7 @@ def build_request(host, port, secure, path, key, subprotocol=None, user=None, pa
         req += "Sec-WebSocket-Protocol: %s\r\n" % subprotocol
     if password is not None:
         req += "Authorization: Basic %s\r\n" % b64(((user or "") + ":" + password).encode())
-    return (req + "\r\n").encode()
+    return secure, host, port, (req + "\r\n").encode()
 
 
 def header_error(b0, b1, fragmented):
@@ -144,25 +141,6 @@ def header_error(b0, b1, fragmented):
     if why:
         return 1002, why
     return None
-
-
-def header_into(buf, op, n, mask):
-    """Write the header of a FIN frame of opcode `op` with an n-byte payload
-    masked by the 4 bytes `mask` into buf (14 bytes at most). Returns its length."""
-    buf[0] = 0x80 | op
-    if n < 126:
-        buf[1] = 0x80 | n
-        o = 2
-    elif n < 65536:
-        buf[1] = 0xFE
-        struct.pack_into(">H", buf, 2, n)
-        o = 4
-    else:
-        buf[1] = 0xFF
-        struct.pack_into(">Q", buf, 2, n)
-        o = 10
-    buf[o:o + 4] = mask
-    return o + 4
 
 
 def mask_into(dst, doff, src, soff, n, mask):
@@ -267,18 +245,18 @@ class WebSocket:
     async def _hs(self, url, subprotocol, user, password, ssl):
         """Connect and upgrade. The response is read byte by byte (nothing
         past it is consumed), each line into the transmit buffer."""
-        secure, host, port, path = parse_url(url)
+        key = b64(urandom(16))
+        secure, host, port, req = request(url, key, subprotocol, user, password)
         if not secure:
             ssl = None
         elif ssl is None:
             raise ValueError("ssl needed")
-        key = b64(urandom(16))
-        req = build_request(host, port, secure, path, key, subprotocol, user, password)
-        r, self._w = await asyncio.open_connection(host, port, ssl=ssl, server_hostname=ssl and host)
+        r, w = await asyncio.open_connection(host, port, ssl=ssl, server_hostname=ssl and host)
         self._r = r
-        self._w.write(req)
+        self._w = w
+        w.write(req)
         del req
-        await self._w.drain()
+        await w.drain()
         buf = self._tx
         h = None                # {offset in _WANTED: value} once the status was 101
         for _ in range(_MAX_HEADERS + 2):     # + the status line and the blank line
@@ -326,11 +304,11 @@ class WebSocket:
             why = "no Connection: Upgrade"
         elif g(_ACCEPT) != binascii.b2a_base64(hashlib.sha1(
                 key.encode() + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())[:-1]:
-            why = "bad Sec-WebSocket-Accept"
+            why = "bad Accept"
         elif subprotocol and p is None:
-            why = "no subprotocol"
+            why = "no proto"
         elif p is not None and (not subprotocol or p != subprotocol.encode()):
-            why = "bad subprotocol"
+            why = "bad proto"
         elif _EXTENSIONS in h:
             why = "extension"
         if why:
@@ -371,7 +349,20 @@ class WebSocket:
                 raise Closed(*self._closed)
             tx = self._tx
             mask = urandom(4)
-            o = header_into(tx, op, n, mask)
+            tx[0] = 0x80 | op           # FIN
+            if n < 126:
+                tx[1] = 0x80 | n        # MASK bit and the length
+                o = 2
+            elif n < 65536:
+                tx[1] = 0xFE
+                struct.pack_into(">H", tx, 2, n)
+                o = 4
+            else:
+                tx[1] = 0xFF
+                struct.pack_into(">Q", tx, 2, n)
+                o = 10
+            tx[o:o + 4] = mask
+            o += 4
             i = 0
             try:
                 while True:
@@ -540,21 +531,20 @@ class WebSocket:
         within deadline_ms of starting to send the ping (a ping stuck behind
         a blocked send counts as late). Needs a task in recv() to see the
         pongs. Returns once the connection is closed."""
-        while self.open:
-            await sleep_ms(interval_ms)
-            if not self.open:
-                break
-            try:
+        try:
+            while True:
+                await sleep_ms(interval_ms)
+                if not self.open:
+                    return
                 await _wait(self.ping(True), deadline_ms)
-            except asyncio.TimeoutError:
-                # Tell the server (briefly: it may be gone), then drop TCP
-                # so that a pending recv() raises Closed(1006, "no pong").
-                if self._closed is None:
-                    self._closed = (1006, "no pong")
-                await self.close(1011, "no pong", 1000, True)
-                break
-            except Closed:
-                break
+        except asyncio.TimeoutError:
+            # Tell the server (briefly: it may be gone), then drop TCP
+            # so that a pending recv() raises Closed(1006, "no pong").
+            if self._closed is None:
+                self._closed = (1006, "no pong")
+            await self.close(1011, "no pong", 1000, True)
+        except Closed:
+            pass
 
 
 async def connect(url, subprotocol="ocpp2.0.1", user=None, password=None, ssl=None,

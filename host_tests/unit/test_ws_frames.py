@@ -16,39 +16,46 @@ def test_b64():
     assert ws.b64(b"CP1:pw") == "Q1AxOnB3"
 
 
+def parse_url(url):
+    """ws.request() -> (secure, host, port, path)."""
+    secure, host, port, req = ws.request(url, "K")
+    return secure, host, port, req.split(b" ")[1].decode()
+
+
 def test_parse_url():
-    assert ws.parse_url("ws://csms.example/ocpp/CP1") == (False, "csms.example", 80, "/ocpp/CP1")
-    assert ws.parse_url("wss://csms.example/ocpp/CP1") == (True, "csms.example", 443, "/ocpp/CP1")
-    assert ws.parse_url("ws://10.0.0.2:9000") == (False, "10.0.0.2", 9000, "/")
-    assert ws.parse_url("wss://h:8443/a/b?x=1#frag") == (True, "h", 8443, "/a/b?x=1")
-    assert ws.parse_url("ws://h?x=1") == (False, "h", 80, "/?x=1")
-    assert ws.parse_url("ws://[::1]:81/p") == (False, "::1", 81, "/p")
-    assert ws.parse_url("wss://[fe80::1]") == (True, "fe80::1", 443, "/")
-    assert ws.parse_url("ws://h:/") == (False, "h", 80, "/")
+    assert parse_url("ws://csms.example/ocpp/CP1") == (False, "csms.example", 80, "/ocpp/CP1")
+    assert parse_url("wss://csms.example/ocpp/CP1") == (True, "csms.example", 443, "/ocpp/CP1")
+    assert parse_url("ws://10.0.0.2:9000") == (False, "10.0.0.2", 9000, "/")
+    assert parse_url("wss://h:8443/a/b?x=1#frag") == (True, "h", 8443, "/a/b?x=1")
+    assert parse_url("ws://h?x=1") == (False, "h", 80, "/?x=1")
+    assert parse_url("ws://[::1]:81/p") == (False, "::1", 81, "/p")
+    assert parse_url("wss://[fe80::1]") == (True, "fe80::1", 443, "/")
+    assert parse_url("ws://h:/") == (False, "h", 80, "/")
     for bad in ("http://h/", "ws://", "ws://:80/", "ws://h:0/", "ws://h:65536/", "ws://h:x/",
                 "ws://u:p@h/", "ws://[::1/", "ws://[::1]x/", "ws://::1/", "ws://[]:80/", "ws://h/a b",
                 "ws://h/a\r\nX: y", "ws:/h/"):
-        raises(ValueError, ws.parse_url, bad)
+        raises(ValueError, parse_url, bad)
 
 
-def test_build_request_headers_and_auth():
-    r = ws.build_request("h", 80, False, "/ocpp/CP1", "KEY==", "ocpp2.0.1")
+def test_request_headers_and_auth():
+    r = ws.request("ws://h/ocpp/CP1", "KEY==", "ocpp2.0.1")[3]
     assert r.startswith(b"GET /ocpp/CP1 HTTP/1.1\r\nHost: h\r\n")
     assert r.endswith(b"\r\n\r\n")
     for line in (b"Upgrade: websocket", b"Connection: Upgrade", b"Sec-WebSocket-Key: KEY==",
                  b"Sec-WebSocket-Version: 13", b"Sec-WebSocket-Protocol: ocpp2.0.1"):
         assert line + b"\r\n" in r, line
     assert b"Authorization" not in r
-    r = ws.build_request("h", 8443, True, "/", "K", None, "CP1", "pw:\u00e9")
+    r = ws.request("wss://h:8443/", "K", None, "CP1", "pw:\u00e9")[3]
     assert b"Host: h:8443\r\n" in r
     assert b"Sec-WebSocket-Protocol" not in r
     assert b"Authorization: Basic " + ws.b64("CP1:pw:\u00e9".encode()).encode() + b"\r\n" in r
-    assert b"Host: h\r\n" in ws.build_request("h", 443, True, "/", "K")
-    assert b"Host: [::1]:81\r\n" in ws.build_request("::1", 81, False, "/", "K")
-    r = ws.build_request("h", 80, False, "/", "K", None, None, "")   # empty password still sent
+    assert b"Host: h\r\n" in ws.request("wss://h:443/", "K")[3]
+    assert b"Host: h\r\n" in ws.request("ws://h:080/", "K")[3]
+    assert b"Host: [::1]:81\r\n" in ws.request("ws://[::1]:81/", "K")[3]
+    r = ws.request("ws://h/", "K", None, None, "")[3]   # empty password still sent
     assert b"Authorization: Basic " + ws.b64(b":").encode() in r
-    raises(ValueError, ws.build_request, "h", 80, False, "/", "K", "a\r\nX: y")
-    raises(ValueError, ws.build_request, "h", 80, False, "/", "K", "a\nX: y")
+    raises(ValueError, ws.request, "ws://h/", "K", "a\r\nX: y")
+    raises(ValueError, ws.request, "ws://h/", "K", "a\nX: y")
 
 
 def test_header_error_matrix():
@@ -67,34 +74,6 @@ def test_header_error_matrix():
         assert err is not None and err[0] == 1002 and why in err[1], (b0, b1, frag, err)
     assert ws.header_error(0x82, 0x05, False) == (1003, "no binary")
     assert ws.header_error(0x02, 0x05, False)[0] == 1003
-
-
-def test_frame_into_lengths_and_mask():
-    for n in (0, 1, 3, 4, 125, 126, 127, 1000, 4099):
-        data = bytes([(i * 7) & 0xFF for i in range(n)])
-        buf = bytearray(n + 14)
-        h = ws.header_into(buf, 1, n, MASK)
-        ws.mask_into(buf, h, data, 0, n, MASK)
-        k = h + n
-        assert h == (2 if n < 126 else 4) + 4
-        h -= 4
-        assert buf[0] == 0x81
-        assert buf[1] == (0x80 | n if n < 126 else 0xFE)
-        if n >= 126:
-            assert struct.unpack(">H", buf[2:4])[0] == n
-        assert bytes(buf[h:h + 4]) == MASK
-        assert k == h + 4 + n
-        assert unmask(buf[h + 4:k], MASK) == data, n
-
-
-def test_header_into_large_lengths():
-    # Headers only: payloads this big do not fit a MicroPython test heap twice.
-    buf = bytearray(14)
-    for n, h, ext in ((65535, 8, b"\xfe\xff\xff"), (65536, 14, b"\xff" + struct.pack(">Q", 65536)),
-                      (70001, 14, b"\xff" + struct.pack(">Q", 70001)),
-                      ((1 << 32) + 5, 14, b"\xff" + struct.pack(">Q", (1 << 32) + 5))):
-        assert ws.header_into(buf, 1, n, MASK) == h
-        assert bytes(buf[:h]) == b"\x81" + ext + MASK, n
 
 
 def test_mask_in_pieces_equals_whole():
@@ -118,12 +97,6 @@ def test_mask_from_memoryview_of_str_on_micropython():
     buf = bytearray(len(src))
     ws.mask_into(buf, 0, src, 0, len(src), MASK)
     assert unmask(buf, MASK) == s.encode()
-
-
-def test_header_into_control():
-    buf = bytearray(14)
-    assert ws.header_into(buf, 9, 4, MASK) == 6
-    assert buf[:6] == b"\x89\x84" + MASK
 
 
 VALID = [b"", b"plain ascii", "\u00e9\u20ac\U0001F600".encode(), b"\xc2\x80", b"\xdf\xbf", b"\xe0\xa0\x80",
@@ -389,4 +362,71 @@ def test_client_close_payloads():
             assert client_frames(s.out) == [(8, sent)] and s.closed and not c.open
             await c.close()
             assert client_frames(s.out) == [(8, sent)]
+    run(go())
+
+
+def test_send_lengths_and_mask():
+    async def go():
+        for n in (0, 1, 3, 4, 125, 126, 127, 1000, 1010, 1011, 4099):
+            data = bytes([(i * 7) & 0xFF for i in range(n)])
+            s = FakeStream(b"")
+            c = ws.WebSocket(s, s, 1000)
+            await c.send(data)
+            assert s.out[0] == 0x81
+            assert s.out[1] == (0x80 | n if n < 126 else 0xFE)
+            if n >= 126:
+                assert struct.unpack(">H", s.out[2:4])[0] == n
+            assert len(s.out) == (2 if n < 126 else 4) + 4 + n
+            assert client_frames(s.out) == [(1, data)], n
+    run(go())
+
+
+class Huge:
+    """A payload of n zero bytes that is never stored."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        return 0
+
+
+class OneWrite(FakeStream):
+    """Takes one write, then fails like a dead socket."""
+
+    def write(self, b):
+        FakeStream.write(self, b)
+        self.closed = True
+
+
+def test_send_large_length_headers():
+    # Headers only: payloads this big do not fit a test heap; the send fails after the first piece.
+    async def go():
+        for n, ext in ((65535, b"\xfe\xff\xff"), (65536, b"\xff" + struct.pack(">Q", 65536)),
+                       (70001, b"\xff" + struct.pack(">Q", 70001)),
+                       ((1 << 32) + 5, b"\xff" + struct.pack(">Q", (1 << 32) + 5))):
+            s = OneWrite(b"")
+            c = ws.WebSocket(s, s, 1000)
+            try:
+                await c.send(Huge(n))
+                assert False
+            except ws.Closed as e:
+                assert e.code == 1006
+            h = 1 + len(ext)
+            assert bytes(s.out[:h]) == b"\x81" + ext, n
+            assert len(s.out) == 1024 and unmask(s.out[h + 4:], s.out[h:h + 4]) == bytes(1020 - h), n
+    run(go())
+
+
+def test_ping_frame():
+    async def go():
+        s = FakeStream(b"")
+        c = ws.WebSocket(s, s, 1000)
+        await c.ping()
+        await c.ping()
+        assert s.out[:2] == b"\x89\x84" and len(s.out) == 20
+        assert client_frames(s.out) == [(9, b"\x00\x00\x00\x01"), (9, b"\x00\x00\x00\x02")]
     run(go())
