@@ -378,8 +378,7 @@ class WebSocket:
                         break
                     o = 0
             except OSError:
-                await self._drop(1006, "")
-                raise Closed(*self._closed)
+                raise await self._drop(1006, "")
             except asyncio.CancelledError:
                 # Cancelled in a drain: a frame cut short cannot be finished.
                 if i < n:
@@ -388,34 +387,31 @@ class WebSocket:
 
     async def _drop(self, code, reason, abort=True):
         """Mark closed with (code, reason) unless already marked, and close the
-        transport: at once (abort), else flushing it for up to 1 s."""
+        transport: at once (abort), else flushing it for up to 1 s. Returns
+        the Closed that recv() and send() raise from now on."""
         if self._closed is None:
             self._closed = (code, reason)
         self.open = False
         self._pong.set()                # wakes keepalive()
         w = self._w
-        if w is None:
-            return
         self._w = None
-        if not (abort or IS_MPY):
+        if w and not (abort or IS_MPY):
             try:
                 w.close()
                 await _wait(w.wait_closed(), 1000)
-                return
+                w = None
             except Exception:
                 pass
-        try:
-            if IS_MPY:
-                w.close()
-                await w.wait_closed()   # MicroPython closes the socket here, without yielding
-            else:
-                w.transport.abort()
-        except Exception:
-            pass
-
-    async def _fail(self, code, reason):
-        await self.close(code, reason)
-        raise Closed(code, reason)
+        if w:
+            try:
+                if IS_MPY:
+                    w.close()
+                    await w.wait_closed()   # MicroPython closes the socket here, without yielding
+                else:
+                    w.transport.abort()
+            except Exception:
+                pass
+        return Closed(*self._closed)
 
     async def ping(self, wait=False):
         """Send a ping; with wait, also wait for a pong (needs a task in recv())."""
@@ -428,12 +424,10 @@ class WebSocket:
 
     async def close(self, code=1000, reason="", ms=2000, abort=False):
         """Send a Close frame (trying for ms) if still open, then close the
-        transport. Idempotent; the first code and reason set stay."""
+        transport. Idempotent; the first code and reason set stay. Returns
+        the Closed that recv() and send() raise from now on."""
         if self._closed is None:
             self._closed = (code, reason)
-        if self._w is None:
-            self.open = False
-            return
         if self.open:
             try:
                 # Code 1005 means none: an empty payload. A reason is cut to 123 bytes.
@@ -441,7 +435,7 @@ class WebSocket:
                                       struct.pack(">H", code) + reason.encode()[:123], 8), ms)
             except Exception:
                 pass
-        await self._drop(code, reason, abort)
+        return await self._drop(code, reason, abort)
 
     async def recv(self):
         """The next complete text message as str. Raises Closed."""
@@ -458,7 +452,7 @@ class WebSocket:
                 b1 = h[1]
                 err = header_error(b0, b1, frag)
                 if err:
-                    await self._fail(*err)
+                    raise await self.close(*err)
                 op = b0 & 15
                 ln = b1 & 0x7F
                 if ln == 126:
@@ -467,7 +461,7 @@ class WebSocket:
                 elif ln == 127:
                     await self._fill(h)
                     if h[0] & 0x80:
-                        await self._fail(1002, "bad length")
+                        raise await self.close(1002, "bad length")
                     ln = struct.unpack(">Q", h)[0]
                 if op > 7:
                     p = self._c[:ln]
@@ -482,7 +476,7 @@ class WebSocket:
                     continue
                 need = n + ln
                 if need > self.max_size:
-                    await self._fail(1009, "too big")
+                    raise await self.close(1009, "too big")
                 rx = self._rx
                 if len(rx) < need:
                     # A last frame gets exactly what it needs; a message still
@@ -495,14 +489,13 @@ class WebSocket:
                 if b0 & 0x80:
                     s = decode_text(rx, n)
                     if s is None:
-                        await self._fail(1007, "bad UTF-8")
+                        raise await self.close(1007, "bad UTF-8")
                     return s
                 frag = True
         except Closed:
             raise
         except (EOFError, OSError):
-            await self._drop(1006, "")
-            raise Closed(*self._closed)
+            raise await self._drop(1006, "")
         except asyncio.CancelledError:
             # Cancelled before any byte of a frame was read (an idle timeout):
             # the stream is intact. Cancelled mid-message: it cannot resume.
@@ -517,14 +510,13 @@ class WebSocket:
         if n:
             code = (p[0] << 8) | p[1] if n > 1 else 0
             if not (1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999):
-                await self._fail(1002, "bad close")
+                raise await self.close(1002, "bad close")
             reason = decode_text(p[2:], n - 2)
             if reason is None:
-                await self._fail(1007, "bad UTF-8")
+                raise await self.close(1007, "bad UTF-8")
         # Echo the code; the server closes TCP after that, we need not wait.
         self._closed = (code, reason)
-        await self.close(code)
-        raise Closed(code, reason)
+        raise await self.close(code)
 
     async def keepalive(self, interval_ms, deadline_ms):
         """Ping every interval_ms; drop the connection when no pong came
