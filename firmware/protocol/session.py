@@ -145,14 +145,14 @@ class Session:
                 # OCPP-J answers only a CALL with a CALLERROR: a broken answer is dropped.
                 log("malformed answer dropped: %s %s" % (e.code, e.description))
                 return
-            await self._reply_error(e.msg_id or "-1", e)
+            await self._error(e.msg_id or "-1", e)
             return
         if kind == codec.CALL:
             await self._serve(mid, a, b)
             return
         p = self.pending
         if p is None or p[0] != mid:
-            log("answer for unknown message id %s dropped" % mid)
+            log("answer for unknown message id %s" % mid)
             return
         if kind == codec.CALLRESULT:
             try:
@@ -182,20 +182,20 @@ class Session:
                 r = h(payload)
                 if r is not None and hasattr(r, "send"):
                     r = await r
-        except codec.CallError as e:
-            log("CALLERROR %s for %s: %s" % (e.code, action, e.description))
-            await self._reply_error(mid, e)
-            return
         except Exception as e:
-            log("%s failed: %r" % (action, e))
-            await self._reply_error(mid, codec.CallError("InternalError", "handler failed"))
+            if isinstance(e, codec.CallError):
+                log("CALLERROR %s for %s: %s" % (e.code, action, e.description))
+            else:
+                log("%s failed: %r" % (action, e))
+                e = codec.CallError("InternalError", "handler failed")
+            await self._error(mid, e)
             return
         try:
             await self.conn.send(codec.result(mid, r))
         except Exception as e:
             log("reply to %s lost: %r" % (action, e))
 
-    async def _reply_error(self, mid, e):
+    async def _error(self, mid, e):
         self.st.seclog.write("invalid message: %s %s" % (e.code, e.description))
         try:
             await self.conn.send(codec.error(mid, e.code, e.description, e.details))
@@ -215,7 +215,7 @@ class Session:
 
     # ---- the connection loop ----------------------------------------------
 
-    async def _heartbeats(self):
+    async def _beats(self):
         while True:
             # 1 s steps: a HeartbeatInterval set by SetVariables applies at once.
             t0 = compat.ticks_ms()
@@ -255,11 +255,11 @@ class Session:
                                         if url.startswith("wss:") else None,
                                         max_size=st.board["max_message"])
             except Exception as e:
-                log("connect to %s failed: %r" % (url, e))
+                m = "connect to %s failed: %r" % (url, e)
+                log(m)
                 if isinstance(e, ws.HandshakeError) and (e.status == 401 or e.status == 403):
-                    st.seclog.write("CSMS refused our credentials (HTTP %d)" % e.status)
-                else:   # TLS and connection failures belong to the security log too
-                    st.seclog.write("connection failure: %r" % e)
+                    m = "CSMS refused our credentials (HTTP %d)" % e.status
+                st.seclog.write(m)    # TLS and connection failures belong to the security log too
             else:
                 self.conn = conn
                 self.connects += 1
@@ -284,7 +284,7 @@ class Session:
                     self.booted = True
                     backoff = 1000
                     self._set_online(True)
-                    hb = asyncio.create_task(self._heartbeats())
+                    hb = asyncio.create_task(self._beats())
                     await reader
                 except Exception as e:
                     log("session ended: %r" % e)

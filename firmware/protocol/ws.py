@@ -145,31 +145,36 @@ def header_error(b0, b1, fragmented):
 
 def mask_into(dst, doff, src, soff, n, mask):
     """dst[doff:doff+n] = src[soff:soff+n] XOR mask, the mask aligned on the
-    payload start (soff is the offset of this piece within the payload)."""
-    r = soff & 3
-    m0 = mask[r]
-    m1 = mask[(r + 1) & 3]
-    m2 = mask[(r + 2) & 3]
-    m3 = mask[(r + 3) & 3]
-    i = 0
-    n4 = n & ~3
-    while i < n4:
-        s = soff + i
-        d = doff + i
-        dst[d] = src[s] ^ m0
-        dst[d + 1] = src[s + 1] ^ m1
-        dst[d + 2] = src[s + 2] ^ m2
-        dst[d + 3] = src[s + 3] ^ m3
-        i += 4
-    while i < n:
-        dst[doff + i] = src[soff + i] ^ mask[(soff + i) & 3]
-        i += 1
+    payload start (soff is the offset of this piece within the payload).
+
+    A plain loop: unrolled by four it was a third faster and 120 bytes larger."""
+    d = doff - soff
+    for i in range(soff, soff + n):
+        dst[d + i] = src[i] ^ mask[i & 3]
 
 
-def utf8_valid(b, n):
-    """Strict UTF-8 check of b[:n] (no overlongs, surrogates or > U+10FFFF).
+def decode_text(b, n):
+    """b[:n] as str, or None when it is not valid UTF-8.
 
-    MicroPython's decoder only checks the byte structure, so it is not enough."""
+    MicroPython's decoder only checks the byte structure, so non-ASCII text
+    is checked here too: no overlongs, surrogates or > U+10FFFF.
+
+    On MicroPython, when the heap has no free block of n bytes (a small heap
+    fragmented by a long run), the bytes are handed out in place instead: a
+    memoryview of b[:n], valid until the next recv(), which json.loads reads
+    as UTF-8 text all the same. Dropping the connection over it would lose
+    every frame queued behind this one (host_tests/test_fuzz.py)."""
+    s = None
+    try:
+        s = str(memoryview(b)[:n], "utf-8")
+        # CPython's decoder is strict. ASCII needs no second look.
+        if not IS_MPY or len(s) == n:
+            return s
+    except UnicodeError:
+        return None
+    except MemoryError:
+        if not IS_MPY:
+            raise
     i = 0
     while i < n:
         c = b[i]
@@ -177,42 +182,20 @@ def utf8_valid(b, n):
         if c < 0x80:
             continue
         if c < 0xC2 or c > 0xF4:
-            return False
+            return None
         k = 1 if c < 0xE0 else 2 if c < 0xF0 else 3   # continuation bytes
         # The first continuation byte's range excludes overlongs, surrogates, > U+10FFFF.
         lo = 0xA0 if c == 0xE0 else 0x90 if c == 0xF0 else 0x80
         hi = 0x9F if c == 0xED else 0x8F if c == 0xF4 else 0xBF
         if i + k > n or not lo <= b[i] <= hi:
-            return False
+            return None
         k += i
         i += 1
         while i < k:
             if b[i] & 0xC0 != 0x80:
-                return False
+                return None
             i += 1
-    return True
-
-
-def decode_text(b, n):
-    """b[:n] as str, or None when it is not valid UTF-8.
-
-    On MicroPython, when the heap has no free block of n bytes (a small heap
-    fragmented by a long run), the bytes are handed out in place instead: a
-    memoryview of b[:n], valid until the next recv(), which json.loads reads
-    as UTF-8 text all the same. Dropping the connection over it would lose
-    every frame queued behind this one (host_tests/test_fuzz.py)."""
-    try:
-        s = str(memoryview(b)[:n], "utf-8")
-    except UnicodeError:
-        return None
-    except MemoryError:
-        if IS_MPY and utf8_valid(b, n):
-            return memoryview(b)[:n]
-        raise
-    # CPython's decoder is strict; MicroPython's is not. ASCII needs no second look.
-    if IS_MPY and len(s) != n and not utf8_valid(b, n):
-        return None
-    return s
+    return memoryview(b)[:n] if s is None else s
 
 
 def _wait(aw, ms):
