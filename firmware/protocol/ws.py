@@ -270,6 +270,8 @@ class WebSocket:
                 k = _WANTED.find(b"|" + line[:i].strip().lower() + b"|")
                 if k >= 0:              # a repeated header is joined with ", "
                     v = line[i + 1:].strip()
+                    if k < _ACCEPT:     # Upgrade and Connection: case-insensitive tokens
+                        v = v.lower()
                     h[k] = h[k] + b", " + v if k in h else v
             else:
                 break
@@ -279,19 +281,17 @@ class WebSocket:
         p = g(_PROTOCOL)
         up = False
         for t in g(_CONNECTION, b"").split(b","):
-            up = up or t.strip().lower() == b"upgrade"
+            up = up or t.strip() == b"upgrade"
         why = None
-        if g(_UPGRADE, b"").lower() != b"websocket":
+        if g(_UPGRADE) != b"websocket":
             why = "no Upgrade"
         elif not up:
             why = "no Connection: Upgrade"
         elif g(_ACCEPT) != binascii.b2a_base64(hashlib.sha1(
                 key.encode() + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())[:-1]:
             why = "bad Accept"
-        elif subprotocol and p is None:
-            why = "no proto"
-        elif p is not None and (not subprotocol or p != subprotocol.encode()):
-            why = "bad proto"
+        elif p != (subprotocol.encode() if subprotocol else None):
+            why = "no proto" if p is None else "bad proto"
         elif _EXTENSIONS in h:
             why = "extension"
         if why:
