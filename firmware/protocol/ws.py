@@ -116,33 +116,6 @@ def request(url, key, subprotocol=None, user=None, password=None):
     return secure, host, port, (req + "\r\n").encode()
 
 
-def header_error(b0, b1, fragmented):
-    """Check the first two bytes of a server frame.
-
-    fragmented: a data message has started and awaits continuation frames.
-    Returns None, or (close code, reason) when the frame must be refused."""
-    op = b0 & 15
-    why = None
-    if b0 & 0x70:
-        why = "RSV bits"
-    elif b1 & 0x80:
-        why = "masked"
-    elif op & 7 > 2:                # 3-7 and 11-15
-        why = "bad opcode"
-    elif op > 7:
-        if not b0 & 0x80:
-            why = "ctrl frag"
-        elif b1 & 0x7F > 125:
-            why = "ctrl > 125"
-    elif (op == 0) != fragmented:   # continuation without start, or new message inside one
-        why = "frag order"
-    elif op == 2:
-        return 1003, "no binary"
-    if why:
-        return 1002, why
-    return None
-
-
 def mask_into(dst, doff, src, soff, n, mask):
     """dst[doff:doff+n] = src[soff:soff+n] XOR mask, the mask aligned on the
     payload start (soff is the offset of this piece within the payload).
@@ -433,10 +406,25 @@ class WebSocket:
                 await self._fill(h[:2])
                 b0 = h[0]
                 b1 = h[1]
-                err = header_error(b0, b1, frag)
-                if err:
-                    raise await self.close(*err)
                 op = b0 & 15
+                why = None
+                if b0 & 0x70:
+                    why = "RSV bits"
+                elif b1 & 0x80:
+                    why = "masked"
+                elif op & 7 > 2:                # 3-7 and 11-15
+                    why = "bad opcode"
+                elif op > 7:
+                    if not b0 & 0x80:
+                        why = "ctrl frag"
+                    elif b1 & 0x7F > 125:
+                        why = "ctrl > 125"
+                elif (op == 0) != frag:         # continuation without start, or new message inside one
+                    why = "frag order"
+                elif op == 2:
+                    raise await self.close(1003, "no binary")
+                if why:
+                    raise await self.close(1002, why)
                 ln = b1 & 0x7F
                 if ln == 126:
                     await self._fill(h[:2])

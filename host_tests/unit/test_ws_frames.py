@@ -58,24 +58,6 @@ def test_request_headers_and_auth():
     raises(ValueError, ws.request, "ws://h/", "K", "a\nX: y")
 
 
-def test_header_error_matrix():
-    ok = [(0x81, 0x05, False), (0x01, 0x05, False), (0x80, 0x05, True), (0x00, 0x7E, True),
-          (0x89, 0x7D, False), (0x89, 0x00, True), (0x8A, 0x00, True), (0x88, 0x02, False),
-          (0x81, 0x7F, False)]
-    for b0, b1, frag in ok:
-        assert ws.header_error(b0, b1, frag) is None, (b0, b1, frag)
-    bad = [(0xC1, 0x05, False, "RSV"), (0xA1, 0x05, False, "RSV"), (0x91, 0x05, False, "RSV"),
-           (0x81, 0x85, False, "masked"), (0x83, 0x00, False, "opcode"), (0x87, 0x00, False, "opcode"),
-           (0x8B, 0x00, False, "opcode"), (0x8F, 0x00, True, "opcode"), (0x09, 0x00, False, "ctrl frag"),
-           (0x89, 0x7E, False, "ctrl > 125"), (0x88, 0x7F, False, "ctrl > 125"),
-           (0x80, 0x05, False, "frag order"), (0x81, 0x05, True, "frag order"), (0x82, 0x05, True, "frag order")]
-    for b0, b1, frag, why in bad:
-        err = ws.header_error(b0, b1, frag)
-        assert err is not None and err[0] == 1002 and why in err[1], (b0, b1, frag, err)
-    assert ws.header_error(0x82, 0x05, False) == (1003, "no binary")
-    assert ws.header_error(0x02, 0x05, False)[0] == 1003
-
-
 def test_mask_in_pieces_equals_whole():
     data = bytes(range(256)) * 4
     whole = bytearray(len(data))
@@ -430,4 +412,39 @@ def test_ping_frame():
         await c.ping()
         assert s.out[:2] == b"\x89\x84" and len(s.out) == 20
         assert client_frames(s.out) == [(9, b"\x00\x00\x00\x01"), (9, b"\x00\x00\x00\x02")]
+    run(go())
+
+
+def test_frame_header_matrix():
+    """The first two bytes of a server frame, after a started fragmented
+    message or not: refused with (code, reason), or read on (here into EOF)."""
+    ok = [(0x81, 0x05, False), (0x01, 0x05, False), (0x80, 0x05, True), (0x00, 0x7E, True),
+          (0x89, 0x7D, False), (0x89, 0x00, True), (0x8A, 0x00, True), (0x88, 0x02, False),
+          (0x81, 0x7F, False)]
+    bad = [(0xC1, 0x05, False, "RSV"), (0xA1, 0x05, False, "RSV"), (0x91, 0x05, False, "RSV"),
+           (0x81, 0x85, False, "masked"), (0x83, 0x00, False, "opcode"), (0x87, 0x00, False, "opcode"),
+           (0x8B, 0x00, False, "opcode"), (0x8F, 0x00, True, "opcode"), (0x09, 0x00, False, "ctrl frag"),
+           (0x89, 0x7E, False, "ctrl > 125"), (0x88, 0x7F, False, "ctrl > 125"),
+           (0x80, 0x05, False, "frag order"), (0x81, 0x05, True, "frag order"), (0x82, 0x05, True, "frag order")]
+
+    async def refused(b0, b1, frag):
+        s = FakeStream((sframe(1, b"a", False) if frag else b"") + bytes([b0, b1]))
+        c = ws.WebSocket(s, s, 1000)
+        try:
+            await c.recv()
+            assert False
+        except ws.Closed as e:
+            sent = client_frames(s.out)
+            close = [(8, struct.pack(">H", e.code) + e.reason.encode())] if e.code != 1006 else []
+            assert [f for f in sent if f[0] == 8] == close
+            return e.code, e.reason
+
+    async def go():
+        for b0, b1, frag in ok:
+            assert await refused(b0, b1, frag) == (1006, ""), (b0, b1, frag)
+        for b0, b1, frag, why in bad:
+            code, reason = await refused(b0, b1, frag)
+            assert code == 1002 and why in reason, (b0, b1, frag, code, reason)
+        assert await refused(0x82, 0x05, False) == (1003, "no binary")
+        assert await refused(0x02, 0x05, False) == (1003, "no binary")
     run(go())
