@@ -88,18 +88,17 @@ def request(url, key, subprotocol=None, user=None, password=None):
         hostport, path = rest[:i], rest[i:]
         if path[0] == "?":
             path = "/" + path
-    host, _, p = hostport.rpartition(":")
+    host, p = hostport, ""
+    i = hostport.rfind(":")
+    if i > hostport.rfind("]"):     # a port, not a colon of an [IPv6] address
+        host, p = hostport[:i], hostport[i + 1:]
     if host[:1] == "[" and host[-1:] == "]":
-        host = host[1:-1]           # [v6]:port
-    elif "[" in hostport or not host:
-        host, p = hostport, ""      # no port, or [v6] alone
-        if host[:1] == "[":
-            if host[-1:] != "]":
-                raise ValueError("bad host")
-            host = host[1:-1]
+        host = host[1:-1]
+    elif ":" in host:               # IPv6 without brackets
+        host = ""
     d = 443 if secure else 80
     port = int(p) if p.isdigit() else -1 if p else d
-    if "@" in hostport or ":" in host and "[" not in hostport or not host \
+    if "@" in hostport or "[" in host or "]" in host or not host \
             or not 0 < port < 65536 or "\r" in path or "\n" in path or " " in path:
         raise ValueError("bad URL")
     hh = "[" + host + "]" if ":" in host else host
@@ -520,14 +519,15 @@ async def connect(url, subprotocol="ocpp2.0.1", user=None, password=None, ssl=No
     try:
         await _wait(c._hs(url, subprotocol, user, password, ssl), timeout_ms)
         return c
-    except BaseException as e:
-        tcp = c._w is not None
-        await c._drop(1006, "")
-        if isinstance(e, asyncio.TimeoutError):
-            raise HandshakeError("timeout")
-        if isinstance(e, EOFError):
-            raise HandshakeError("EOF")
-        if tcp and isinstance(e, ValueError):
-            # MicroPython's mbedtls reports certificate failures as ValueError.
-            raise WSError("TLS: " + str(e).strip())
-        raise
+    except asyncio.TimeoutError:
+        e = HandshakeError("timeout")
+    except EOFError:
+        e = HandshakeError("EOF")
+    except ValueError as x:
+        # MicroPython's mbedtls reports certificate failures as ValueError
+        # (c._r: the TCP connection was made).
+        e = WSError("TLS: " + str(x).strip()) if c._r else x
+    except BaseException as x:
+        e = x
+    await c._drop(1006, "")
+    raise e

@@ -32,7 +32,8 @@ def test_parse_url():
     assert parse_url("wss://[fe80::1]") == (True, "fe80::1", 443, "/")
     assert parse_url("ws://h:/") == (False, "h", 80, "/")
     for bad in ("http://h/", "ws://", "ws://:80/", "ws://h:0/", "ws://h:65536/", "ws://h:x/",
-                "ws://u:p@h/", "ws://[::1/", "ws://[::1]x/", "ws://::1/", "ws://[]:80/", "ws://h/a b",
+                "ws://u:p@h/", "ws://[::1/", "ws://[::1]x/", "ws://::1/", "ws://::1:80/", "ws://[]:80/", "ws://h]:80/",
+                "ws://[h]]/", "ws://h/a b",
                 "ws://h/a\r\nX: y", "ws:/h/"):
         raises(ValueError, parse_url, bad)
 
