@@ -442,7 +442,18 @@ class WebSocket:
                         self.pong_ms = ticks_ms()
                         self._pong.set()
                     else:
-                        await self._on_close(p, ln)
+                        # Close: echo its code; the server closes TCP after that, we need not wait.
+                        c = 1005
+                        s = ""
+                        if ln:
+                            c = (p[0] << 8) | p[1] if ln > 1 else 0
+                            if not (1000 <= c <= 1003 or 1007 <= c <= 1014 or 3000 <= c <= 4999):
+                                raise await self.close(1002, "bad close")
+                            s = decode_text(p[2:], ln - 2)
+                            if s is None:
+                                raise await self.close(1007, "bad UTF-8")
+                        self._closed = (c, s)
+                        raise await self.close(c)
                     continue
                 need = n + ln
                 if need > self.max_size:
@@ -472,21 +483,6 @@ class WebSocket:
             if self._part:
                 await self._drop(1006, "cancelled")
             raise
-
-    async def _on_close(self, p, n):
-        """A Close frame's payload p of n bytes: echo its code and end with Closed."""
-        code = 1005
-        reason = ""
-        if n:
-            code = (p[0] << 8) | p[1] if n > 1 else 0
-            if not (1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999):
-                raise await self.close(1002, "bad close")
-            reason = decode_text(p[2:], n - 2)
-            if reason is None:
-                raise await self.close(1007, "bad UTF-8")
-        # Echo the code; the server closes TCP after that, we need not wait.
-        self._closed = (code, reason)
-        raise await self.close(code)
 
     async def keepalive(self, interval_ms, deadline_ms):
         """Ping every interval_ms; drop the connection when no pong came
