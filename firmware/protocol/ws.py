@@ -115,16 +115,6 @@ def request(url, key, subprotocol=None, user=None, password=None):
     return secure, host, port, (req + "\r\n").encode()
 
 
-def mask_into(dst, doff, src, soff, n, mask):
-    """dst[doff:doff+n] = src[soff:soff+n] XOR mask, the mask aligned on the
-    payload start (soff is the offset of this piece within the payload).
-
-    A plain loop: unrolled by four it was a third faster and 120 bytes larger."""
-    d = doff - soff
-    for i in range(soff, soff + n):
-        dst[d + i] = src[i] ^ mask[i & 3]
-
-
 def decode_text(b, n):
     """b[:n] as str, or None when it is not valid UTF-8.
 
@@ -322,9 +312,14 @@ class WebSocket:
             try:
                 while True:
                     k = min(n - i, _TBUF - o)
-                    mask_into(tx, o, data, i, k, mask)
+                    # Mask data[i:i+k] into tx[o:], the mask aligned on the payload start.
+                    # A plain loop: unrolled by four it was a third faster and 120 bytes larger.
+                    o -= i
+                    for j in range(i, i + k):
+                        tx[o + j] = data[j] ^ mask[j & 3]
+                    o += i + k
                     i += k
-                    k = memoryview(tx)[:o + k]
+                    k = memoryview(tx)[:o]
                     # Stream.write copies what the socket did not take at once;
                     # CPython's transport may keep a view of what it is given.
                     w.write(k if IS_MPY else bytes(k))
