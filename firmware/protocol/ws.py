@@ -46,22 +46,22 @@ _EXTENSIONS = const(63)
 
 
 class WSError(OSError):
-    pass
+    """This module's errors, all (code, reason): e.code is the close code
+    (Closed) or the HTTP status (HandshakeError: 101 when the 101 itself was
+    wrong; also e.status), None when there is none; e.reason says why."""
+
+    def __init__(self, code, reason):
+        super().__init__(code, reason)
+        self.code = self.status = code
+        self.reason = reason
 
 
 class HandshakeError(WSError):
-    """str(e) says why; e.status is the HTTP status (101 when the 101 was wrong), or None."""
-
-    def __init__(self, msg, status=None):
-        super().__init__(msg)
-        self.status = status
+    pass
 
 
 class Closed(WSError):
-    def __init__(self, code, reason):
-        super().__init__(code, reason)
-        self.code = code
-        self.reason = reason
+    pass
 
 
 # ---------------------------------------------------------------- pure helpers
@@ -211,7 +211,7 @@ class WebSocket:
                 if c == 10:
                     break
                 if n >= _TBUF:
-                    raise HandshakeError("long line")
+                    raise HandshakeError(None, "long line")
                 buf[n] = c
                 n += 1
             if n and buf[n - 1] == 13:
@@ -220,15 +220,15 @@ class WebSocket:
             if h is None:
                 p = line.split(None, 2)
                 if len(p) < 2 or not p[0].startswith(b"HTTP/1.") or len(p[1]) != 3 or not p[1].isdigit():
-                    raise HandshakeError("bad status")
+                    raise HandshakeError(None, "bad status")
                 n = int(p[1])
                 if n != 101:
-                    raise HandshakeError("HTTP %d" % n, n)
+                    raise HandshakeError(n, "HTTP %d" % n)
                 h = {}
             elif line:
                 i = line.find(b":")
                 if i <= 0:
-                    raise HandshakeError("bad header", 101)
+                    raise HandshakeError(101, "bad header")
                 k = _WANTED.find(b"|" + line[:i].strip().lower() + b"|")
                 if k >= 0:              # a repeated header is joined with ", "
                     v = line[i + 1:].strip()
@@ -238,7 +238,7 @@ class WebSocket:
             else:
                 break
         else:
-            raise HandshakeError("too many headers", 101)
+            raise HandshakeError(101, "too many headers")
         g = h.get
         p = g(_PROTOCOL)
         up = False
@@ -257,7 +257,7 @@ class WebSocket:
         elif _EXTENSIONS in h:
             why = "extension"
         if why:
-            raise HandshakeError(why, 101)
+            raise HandshakeError(101, why)
 
     async def _fill(self, mv):
         """Read exactly len(mv) bytes into memoryview mv."""
@@ -511,13 +511,13 @@ async def connect(url, subprotocol="ocpp2.0.1", user=None, password=None, ssl=No
         await _wait(c._hs(url, subprotocol, user, password, ssl), timeout_ms)
         return c
     except asyncio.TimeoutError:
-        e = HandshakeError("timeout")
+        e = HandshakeError(None, "timeout")
     except EOFError:
-        e = HandshakeError("EOF")
+        e = HandshakeError(None, "EOF")
     except ValueError as x:
         # MicroPython's mbedtls reports certificate failures as ValueError
         # (c._r: the TCP connection was made).
-        e = WSError("TLS: " + str(x).strip()) if c._r else x
+        e = WSError(None, "TLS: " + str(x).strip()) if c._r else x
     except BaseException as x:
         e = x
     await c._drop(1006, "")

@@ -85,9 +85,11 @@ def test_errors_are_oserrors():
     e = ws.Closed(1009, "too big")
     assert isinstance(e, ws.WSError) and isinstance(e, OSError)
     assert e.code == 1009 and e.reason == "too big"
-    h = ws.HandshakeError("HTTP status 401", 401)
-    assert isinstance(h, OSError) and h.status == 401 and str(h) == "HTTP status 401"
-    assert ws.HandshakeError("x").status is None and str(ws.HandshakeError("x")) == "x"
+    h = ws.HandshakeError(401, "HTTP 401")
+    assert isinstance(h, ws.WSError) and isinstance(h, OSError) and not isinstance(h, ws.Closed)
+    assert h.status == h.code == 401 and h.reason == "HTTP 401"
+    assert "401" in repr(h) and "HTTP 401" in repr(h) and "1009" in repr(e) and "too big" in repr(e)
+    assert ws.HandshakeError(None, "x").status is None
 
 
 # ---------------------------------------------------------------- in-memory streams
