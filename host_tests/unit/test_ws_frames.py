@@ -435,3 +435,13 @@ def test_frame_header_matrix():
         assert await refused(0x82, 0x05, False) == (1003, "no binary")
         assert await refused(0x02, 0x05, False) == (1003, "no binary")
     run(go())
+
+
+def test_header_offsets_match_the_names():
+    # MicroPython folds the const() names away; CPython keeps them to check.
+    if hasattr(ws, "_UPGRADE"):
+        for name, k in ((b"upgrade", ws._UPGRADE), (b"connection", ws._CONNECTION),
+                        (b"sec-websocket-accept", ws._ACCEPT), (b"sec-websocket-protocol", ws._PROTOCOL),
+                        (b"sec-websocket-extensions", ws._EXTENSIONS)):
+            assert ws._WANTED.find(b"|" + name + b"|") == k, name
+        assert ws._UPGRADE < ws._CONNECTION < ws._ACCEPT     # lowercased values: the two before Accept
