@@ -33,9 +33,9 @@ def report(e):
     if isinstance(e, ws.Closed):
         out("CLOSED", e.code, e.reason)
     elif isinstance(e, ws.HandshakeError):
-        out("HANDSHAKE", e.status, e.msg)
+        out("HANDSHAKE", e.status, e.reason)
     elif type(e) is ws.WSError:
-        out("WSERROR", str(e))
+        out("WSERROR", e.reason)
     else:
         out("ERROR", type(e).__name__)
         if hasattr(sys, "print_exception"):
