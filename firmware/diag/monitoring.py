@@ -12,11 +12,12 @@ PLAIN = ("UnknownComponent", "UnknownVariable", "UnsupportedMonitorType", "Dupli
 
 def _limit(station, req, key, which):
     m = station.model
-    items = m.ctrl("MonitoringCtrlr.ItemsPerMessage[%s]" % which)
+    ctrl = "MonitoringCtrlr.%sPerMessage[" + which + "]"
+    items = m.ctrl(ctrl % "Items")
     if len(req[key]) > items:
         raise CallError("OccurrenceConstraintViolation", "%s: more than %d items" % (key, items))
     size = station.session.frame_len or len(json.dumps(req))
-    limit = m.ctrl("MonitoringCtrlr.BytesPerMessage[%s]" % which)
+    limit = m.ctrl(ctrl % "Bytes")
     if size > limit:
         raise CallError("FormatViolation", "request of %d bytes exceeds %d" % (size, limit))
 

@@ -18,8 +18,6 @@ import compat
 from diag import monitors as mon
 from protocol.codec import CallError
 
-CRITERIA = {"ThresholdMonitoring": (mon.UPPER, mon.LOWER), "DeltaMonitoring": (mon.DELTA,),
-            "PeriodicMonitoring": (mon.PERIODIC, mon.ALIGNED)}
 # A page costs about 2.7 times its text while it is built and sent (the dicts
 # json.dumps needs, then the text): small pages keep a report's peak small, at
 # the price of more round trips (500 monitors: ~45 pages).
@@ -29,7 +27,7 @@ PAGE_BYTES = 1200
 def _wanted(m, types, cvs):
     """Does the request's filter select monitor m? A componentVariable entry
     selects the monitor's variable by N02.FR.15-17."""
-    if types is not None and mon.kind(m) not in types:
+    if types is not None and not types >> mon.kind(m) & 1:
         return False
     if cvs is None:
         return True
@@ -55,11 +53,11 @@ def select(station, req):
     """The ids of the monitors the request asks for, ordered by variable: an
     array (4 B each), so the pending report pins no monitor (one replaced or
     deleted meanwhile is reported as it is then, or not at all)."""
-    types = None
+    types = None      # or a bit per monitor kind (diag/monitors.py: UPPER 0 .. ALIGNED 4)
     if "monitoringCriteria" in req:
-        types = []
-        for c in req["monitoringCriteria"]:
-            types.extend(CRITERIA[c])
+        types = 0
+        for c in req["monitoringCriteria"]:   # Threshold: UPPER, LOWER; Delta; Periodic: PERIODIC, ALIGNED
+            types |= (3, 4, 24)["TDP".index(c[0])]
     cvs = req.get("componentVariable")
     act = station.monitors.active
     n = 0
