@@ -46,7 +46,6 @@ class Station:
         self.session = session.Session(self)
         self.monitors = monitors.Monitors(self)
         self.outbox = events.Outbox(self)
-        self.clock_changed = self.monitors.clock_changed   # the session's and NTP's news
         monitoring.attach(self)
         reports.attach(self)
         customers.attach(self)
@@ -66,6 +65,9 @@ class Station:
 
     def config_path(self, p):
         return config.rel(self.board, p)
+
+    def clock_changed(self):
+        self.monitors.clock_changed()
 
     def push(self, component, variable, value):
         """Set a variable's value from integrating code; evaluated at the next tick."""

@@ -77,13 +77,13 @@ def _set(station, item):
 
 def attach(station):
     s = station.session
-    ms = station.monitors
 
     def set_variable_monitoring(req):
         """Each item is turned into its result in place, in the request's own
         list: the answer costs no second copy of the request, and the item's
         value (a float, maybe) is let go."""
         _limit(station, req, "setMonitoringData", "SetVariableMonitoring")
+        ms = station.monitors
         out = req["setMonitoringData"]
         accepted = False
         for item in out:
@@ -117,6 +117,7 @@ def attach(station):
 
     def clear_variable_monitoring(req):
         _limit(station, req, "id", "ClearVariableMonitoring")
+        ms = station.monitors
         out = []
         cleared = False
         for mid in req["id"]:
@@ -138,7 +139,7 @@ def attach(station):
 
     def set_monitoring_base(req):
         b = req["monitoringBase"]
-        ms.set_base(b)
+        station.monitors.set_base(b)
         station.log.write("monitoring base " + b)
         return {"status": "Accepted"}
 
