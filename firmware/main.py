@@ -16,15 +16,17 @@ def services(st):
     """The device services the board asks for, each an object with async run()."""
     b = st.board
     out = []
-    if b.get("wifi") is not None:
+    w = b.get("wifi")
+    if w is not None:
         from drivers import wifi
-        out.append(wifi.Wifi(st, b["wifi"]))
+        out.append(wifi.Wifi(st, w))
     if b.get("clock") == "ntp":
         from drivers import clock
         out.append(clock.Ntp(st, b.get("ntp") or {}))
-    if b.get("watchdog") is not None:
+    w = b.get("watchdog")
+    if w is not None:
         from drivers import watchdog
-        out.append(watchdog.Supervisor(st, b["watchdog"]))
+        out.append(watchdog.Supervisor(st, w))
     return out
 
 
@@ -41,11 +43,7 @@ def main(path="board.json"):
     from device import config
     try:
         board = config.load(path)
-    except config.ConfigError as e:
-        print("bad board file %s: %s" % (path, e))
-        sys.exit(2)
-    from station import Station
-    try:
+        from station import Station
         st = Station(board)
     except config.ConfigError as e:
         print("bad board file %s: %s" % (path, e))
@@ -58,4 +56,4 @@ def main(path="board.json"):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "board.json")
+    main(*sys.argv[1:2])

@@ -7,7 +7,7 @@ Integrating firmware uses this object: `push()` a value into a variable,
 import asyncio
 
 import compat
-from compat import const, ticks_ms, ticks_diff
+from compat import ticks_ms, ticks_diff
 from device import config, model
 from device import variables
 from diag import events, logs, monitors, monitoring, reports
@@ -21,22 +21,23 @@ from protocol import session
 # Collect after every quarter of the heap that is free at start-up has been
 # allocated, rather than when the heap is full: garbage is freed while it
 # still sits beside the live objects, so long-lived ones (monitors, events)
-# stay packed and large free runs remain for frames and pages. The heap
-# bench's scenario needs ~30 KB less heap; a big heap collects rarely.
-GC_SHARE = const(4)
-GC_MIN = const(4096)
+# stay packed and large free runs remain for frames and pages (at least every
+# 4 KB). The heap bench's scenario needs ~30 KB less heap; a big heap collects
+# rarely.
 
 
 class Station:
     def __init__(self, board):
-        compat.gc_every(max(GC_MIN, compat.mem_free() // GC_SHARE))
+        compat.gc_every(max(4096, compat.mem_free() // 4))
         self.board = board
         self.store = store.Store(config.rel(board, board["storage"]))
         lg = board.get("log") or {}
         folder = self.store.root + "/logs"
         echo = bool(board.get("echo"))
-        self.log = logs.LogRing(folder, "diagnostics", lg.get("bytes", 65536), lg.get("files", 4), echo)
-        self.seclog = logs.LogRing(folder, "security", lg.get("bytes", 65536) // 4, lg.get("files", 4), echo)
+        n = lg.get("bytes", 65536)
+        nf = lg.get("files", 4)
+        self.log = logs.LogRing(folder, "diagnostics", n, nf, echo)
+        self.seclog = logs.LogRing(folder, "security", n // 4, nf, echo)
         pw = board["csms"].get("password")
         if pw:
             self.log.secrets.append(pw)

@@ -17,7 +17,7 @@ from drivers import store
 
 
 class LogRing:
-    def __init__(self, folder, name, max_bytes=65536, files=4, echo=False):
+    def __init__(self, folder, name, max_bytes, files, echo=False):
         self.folder = folder
         self.name = name
         self.files = max(2, files)
@@ -51,7 +51,7 @@ class LogRing:
 
     def write(self, text):
         for s in self.secrets:
-            if s and s in text:
+            if s:
                 text = text.replace(s, "***")
         line = compat.iso() + " " + text.replace("\n", " ") + "\n"
         if self.echo:
@@ -60,8 +60,7 @@ class LogRing:
             self.cur += 1
             self.size = 0
             segs = self.segments()
-            keep = self.files + (1 if self.holds else 0)
-            while len(segs) >= keep:
+            while len(segs) >= self.files + (self.holds > 0):
                 store.remove(self.path(segs.pop(0)))
         try:
             with open(self.path(self.cur), "a") as f:
@@ -70,31 +69,18 @@ class LogRing:
         except OSError:
             pass  # a full or failed flash must not stop the station
 
-    def lines(self, oldest=None, latest=None):
-        """Yield (epoch, line) for entries within [oldest, latest], oldest first, a line at a time."""
+    def lines(self):
+        """Yield (epoch, line) for each stamped entry, oldest first, a line at a time."""
         for n in self.segments():
             try:
                 f = open(self.path(n))
             except OSError:
-                continue
+                continue        # rotated away meanwhile
             with f:
-                while True:
-                    ln = f.readline()
-                    if not ln:
-                        break
+                for ln in f:
                     t = compat.parse_iso(ln[:24])
-                    if t is None:
-                        continue
-                    if oldest is not None and t < oldest:
-                        continue
-                    if latest is not None and t > latest:
-                        continue
-                    yield t, ln
-
-    def clear(self):
-        for n in self.segments():
-            store.remove(self.path(n))
-        self.size = 0
+                    if t is not None:
+                        yield t, ln
 
     def hold(self):
         """An upload reads this ring: keep one segment more until release()."""

@@ -5,49 +5,39 @@ import json
 from diag import monitors as mon, reports
 from protocol.codec import CallError
 
+# Results that carry no reasonCode; any other string _set() returns is the
+# reasonCode of a Rejected.
+PLAIN = ("UnknownComponent", "UnknownVariable", "UnsupportedMonitorType", "Duplicate")
+
 
 def _limit(station, req, key, which):
     m = station.model
-    items = m.ctrl("MonitoringCtrlr.ItemsPerMessage[%s]" % which)
+    ctrl = "MonitoringCtrlr.%sPerMessage[" + which + "]"
+    items = m.ctrl(ctrl % "Items")
     if len(req[key]) > items:
         raise CallError("OccurrenceConstraintViolation", "%s: more than %d items" % (key, items))
     size = station.session.frame_len or len(json.dumps(req))
-    limit = m.ctrl("MonitoringCtrlr.BytesPerMessage[%s]" % which)
+    limit = m.ctrl(ctrl % "Bytes")
     if size > limit:
         raise CallError("FormatViolation", "request of %d bytes exceeds %d" % (size, limit))
 
 
-def _result(item, status, mid=None, reason=None):
-    """Turn the request item into its result in place: no second dict per item,
-    and the item's value (a float, maybe) is let go."""
-    item.pop("value", None)
-    item.pop("transaction", None)
-    item.pop("id", None)
-    item["status"] = status
-    if mid is not None:
-        item["id"] = mid
-    if reason:
-        item["statusInfo"] = {"reasonCode": reason}
-    return item
-
-
-def set_one(station, item):
-    """One setMonitoringData element -> its setMonitoringResult (N04, in the
-    reference's order); the element itself becomes the result."""
+def _set(station, item):
+    """One setMonitoringData element, checked (N04, in the reference's order)
+    and installed: the new monitor's id, or the status or Rejected reason."""
     ms = station.monitors
-    model = station.model
     mid = item.get("id")
     old = ms.get(mid) if mid is not None else None
     if mid is not None and old is None:
-        return _result(item, "Rejected", reason="UnknownId")
+        return "UnknownId"
     comp, var = item["component"], item["variable"]
-    v = model.find(comp, var)
+    v = station.model.find(comp, var)
     if v is None:
         if old is not None:
-            return _result(item, "Rejected", reason="MonitorMoved")
-        if not model.known_component(comp):
-            return _result(item, "UnknownComponent")
-        return _result(item, "UnknownVariable")
+            return "MonitorMoved"
+        if not station.model.known_component(comp):
+            return "UnknownComponent"
+        return "UnknownVariable"
     # The result echoes component and variable: the station's equal dicts do,
     # and the request's copies can be collected before the answer is encoded.
     if comp == v.component:
@@ -57,80 +47,94 @@ def set_one(station, item):
     t = mon.TYPES.index(item["type"])
     item["type"] = mon.TYPES[t]
     if not v.monitorable or (t <= mon.LOWER and not v.numeric):
-        return _result(item, "UnsupportedMonitorType")
+        return "UnsupportedMonitorType"
     val = item["value"]
     sev = item["severity"]
     if not 0 <= sev <= 9:
-        return _result(item, "Rejected", reason="SeverityOutOfRange")
+        return "SeverityOutOfRange"
     if t <= mon.LOWER and ((v.min is not None and val < v.min) or (v.max is not None and val > v.max)):
-        return _result(item, "Rejected", reason="ValueOutOfRange")
+        return "ValueOutOfRange"
     if t == mon.DELTA and val < 0:
-        return _result(item, "Rejected", reason="ValuePositiveOnly")
+        return "ValuePositiveOnly"
     if t >= mon.PERIODIC and not 1 <= val <= 86400:
-        return _result(item, "Rejected", reason="ValueOutOfRange")
+        return "ValueOutOfRange"
     if old is not None:
         if mon.origin(old) == mon.HARDWIRED:
-            return _result(item, "Rejected", reason="HardWiredMonitor")
+            return "HardWiredMonitor"
         if old[mon.M_VAR] is not v:
-            return _result(item, "Rejected", reason="MonitorMoved")
+            return "MonitorMoved"
     for m in ms.active:
         if m[mon.M_VAR] is v and mon.kind(m) == t and mon.sev(m) == sev and m[mon.M_ID] != mid:
-            return _result(item, "Duplicate")
+            return "Duplicate"
     if t == mon.DELTA and not v.numeric:
         val = 1   # N04.FR.17: the value of a non-numeric Delta is ignored
     m = mon.new(mid if mid is not None else ms.alloc_id(), t, val, sev, mon.CUSTOM, v,
                 item.get("transaction", False))
     ms.install(m, False)
     station.log.write("monitor %d set: %s %s on %s severity %d" % (m[mon.M_ID], item["type"], val, v.label(), sev))
-    return _result(item, "Accepted", m[mon.M_ID])
+    return m[mon.M_ID]
 
 
 def attach(station):
     s = station.session
 
     def set_variable_monitoring(req):
-        """Items are turned into their results one by one, in the request's own
-        list: the answer costs no second copy of the request."""
+        """Each item is turned into its result in place, in the request's own
+        list: the answer costs no second copy of the request, and the item's
+        value (a float, maybe) is let go."""
         _limit(station, req, "setMonitoringData", "SetVariableMonitoring")
+        ms = station.monitors
         out = req["setMonitoringData"]
         accepted = False
         for item in out:
-            if set_one(station, item)["status"] == "Accepted":
+            r = _set(station, item)
+            item.pop("value", None)
+            item.pop("transaction", None)
+            item.pop("id", None)
+            if type(r) is int:
+                item["status"] = "Accepted"
+                item["id"] = r
                 accepted = True
+            elif r in PLAIN:
+                item["status"] = r
+            else:
+                item["status"] = "Rejected"
+                item["statusInfo"] = {"reasonCode": r}
         if accepted:
-            station.monitors.save()      # one write for the whole request
-            station.monitors.save_trips()
+            ms.save()      # one write for the whole request
+            ms.save_trips()
         # N07.FR.11: a new or modified threshold is checked against the value now.
         fired = None
         for r in out:
             if r["status"] == "Accepted" and mon.TYPES.index(r["type"]) <= mon.LOWER:
-                f = station.monitors.recheck(station.monitors.get(r["id"]))
+                f = ms.recheck(ms.get(r["id"]))
                 if f:
                     fired = f if fired is None else fired + f
         if fired:
-            station.monitors.save_trips()
+            ms.save_trips()
             station.outbox.post(fired)
         return {"setMonitoringResult": out}
 
     def clear_variable_monitoring(req):
         _limit(station, req, "id", "ClearVariableMonitoring")
+        ms = station.monitors
         out = []
         cleared = False
         for mid in req["id"]:
-            m = station.monitors.get(mid)
+            m = ms.get(mid)
             if m is None:
                 st = "NotFound"
             elif mon.origin(m) != mon.CUSTOM:
                 st = "Rejected"     # hard-wired and pre-configured monitors are the factory's
             else:
-                station.monitors.remove(mid, False)
+                ms.remove(mid, False)
                 station.log.write("monitor %d cleared" % mid)
                 st = "Accepted"
                 cleared = True
             out.append({"id": mid, "status": st})
         if cleared:
-            station.monitors.save()      # one write for the whole request
-            station.monitors.save_trips()
+            ms.save()      # one write for the whole request
+            ms.save_trips()
         return {"clearMonitoringResult": out}
 
     def set_monitoring_base(req):

@@ -18,46 +18,33 @@ import compat
 from diag import monitors as mon
 from protocol.codec import CallError
 
-CRITERIA = {"ThresholdMonitoring": (mon.UPPER, mon.LOWER), "DeltaMonitoring": (mon.DELTA,),
-            "PeriodicMonitoring": (mon.PERIODIC, mon.ALIGNED)}
-PAGE_ITEMS = 40   # MonitoringData entries per page at most
 # A page costs about 2.7 times its text while it is built and sent (the dicts
 # json.dumps needs, then the text): small pages keep a report's peak small, at
 # the price of more round trips (500 monitors: ~45 pages).
 PAGE_BYTES = 1200
 
 
-def cv_match(cv, v):
-    """Does a componentVariable filter entry select variable v (N02.FR.15-17)?"""
-    c = cv["component"]
-    vc = v.component
-    if c["name"] != vc["name"]:
-        return False
-    if "instance" in c and c["instance"] != vc.get("instance"):
-        return False
-    e = c.get("evse")
-    if e is not None:
-        ve = vc.get("evse")
-        if ve is None or ve["id"] != e["id"]:
-            return False
-        if "connectorId" in e and ve.get("connectorId") != e["connectorId"]:
-            return False
-    f = cv.get("variable")
-    if f is None:
-        return True
-    if f["name"] != v.variable["name"]:
-        return False
-    return "instance" not in f or f["instance"] == v.variable.get("instance")
-
-
 def _wanted(m, types, cvs):
-    if types is not None and mon.kind(m) not in types:
+    """Does the request's filter select monitor m? A componentVariable entry
+    selects the monitor's variable by N02.FR.15-17."""
+    if types is not None and not types >> mon.kind(m) & 1:
         return False
     if cvs is None:
         return True
     v = m[mon.M_VAR]
+    vc = v.component
     for cv in cvs:
-        if cv_match(cv, v):
+        c = cv["component"]
+        if c["name"] != vc["name"] or ("instance" in c and c["instance"] != vc.get("instance")):
+            continue
+        e = c.get("evse")
+        if e is not None:
+            ve = vc.get("evse")
+            if ve is None or ve["id"] != e["id"] or ("connectorId" in e and ve.get("connectorId") != e["connectorId"]):
+                continue
+        f = cv.get("variable")
+        if f is None or (f["name"] == v.variable["name"]
+                         and ("instance" not in f or f["instance"] == v.variable.get("instance"))):
             return True
     return False
 
@@ -66,11 +53,11 @@ def select(station, req):
     """The ids of the monitors the request asks for, ordered by variable: an
     array (4 B each), so the pending report pins no monitor (one replaced or
     deleted meanwhile is reported as it is then, or not at all)."""
-    types = None
+    types = None      # or a bit per monitor kind (diag/monitors.py: UPPER 0 .. ALIGNED 4)
     if "monitoringCriteria" in req:
-        types = []
-        for c in req["monitoringCriteria"]:
-            types.extend(CRITERIA[c])
+        types = 0
+        for c in req["monitoringCriteria"]:   # Threshold: UPPER, LOWER; Delta; Periodic: PERIODIC, ALIGNED
+            types |= (3, 4, 24)["TDP".index(c[0])]
     cvs = req.get("componentVariable")
     act = station.monitors.active
     n = 0
@@ -86,22 +73,16 @@ def select(station, req):
     return out
 
 
-def entry(m):
-    return {"id": m[mon.M_ID], "transaction": mon.tx(m), "value": m[mon.M_VALUE],
-            "type": mon.TYPES[mon.kind(m)], "severity": mon.sev(m)}
-
-
-def pages(ms, ids, budget, items=PAGE_ITEMS):
-    """Yield (monitor list of MonitoringData dicts, last?) pages under the item and
-    byte budgets. ids are looked up in ms.active from where the last one was
-    found: both are in variable order, so the walk is linear."""
+def pages(ms, ids, budget):
+    """Yield (monitor list of MonitoringData dicts, last?) pages under the item
+    (40) and byte budgets. ids are looked up in ms.active from where the last
+    one was found: both are in variable order, so the walk is linear."""
     page = []
     used = 100
-    cur = None
+    cv = None                         # the variable of the page's last group
     i = 0
-    n = len(ids)
     pos = 0
-    while i < n:
+    while i < len(ids):
         act = ms.active               # read again: it may have been rebuilt between pages
         na = len(act)
         mid = ids[i]
@@ -114,32 +95,28 @@ def pages(ms, ids, budget, items=PAGE_ITEMS):
                 m = act[j]
                 break
             j += 1
+        i += 1
         if m is None:                 # deleted since the request
-            i += 1
             continue
-        e = entry(m)
+        e = {"id": mid, "transaction": mon.tx(m), "value": m[mon.M_VALUE],
+             "type": mon.TYPES[mon.kind(m)], "severity": mon.sev(m)}
         size = len(json.dumps(e)) + 2
         v = m[mon.M_VAR]
-        new_group = cur is None or cur["_v"] is not v
-        if new_group:
+        if cv is not v:
             size += len(json.dumps(v.component)) + len(json.dumps(v.variable)) + 60
-        if page and (used + size > budget or (new_group and len(page) >= items)):
-            for g in page:
-                del g["_v"]
+        if page and (used + size > budget or (cv is not v and len(page) >= 40)):
             yield page, False
             page = []
             used = 100
-            cur = None
+            cv = None
+            i -= 1
             continue
-        if cur is None or cur["_v"] is not v:
-            cur = {"component": v.component, "variable": v.variable, "variableMonitoring": [], "_v": v}
-            page.append(cur)
-        cur["variableMonitoring"].append(e)
+        if cv is not v:
+            cv = v
+            page.append({"component": v.component, "variable": v.variable, "variableMonitoring": []})
+        page[-1]["variableMonitoring"].append(e)
         used += size
         pos = j + 1
-        i += 1
-    for g in page:
-        del g["_v"]
     yield page, True
 
 
@@ -156,7 +133,7 @@ def attach(station):
                 req["monitor"] = page
             if not last:
                 req["tbc"] = True
-            for attempt in range(3):
+            for _ in range(3):
                 try:
                     await s.call("NotifyMonitoringReport", req)
                     break

@@ -161,3 +161,9 @@ def test_N02_monitors_deleted_while_the_report_is_pending_are_left_out():
         if st.monitors.get(mid) is not None:
             st.monitors.remove(mid)
     assert list(reports.pages(st.monitors, found, 4000)) == [([], True)]
+
+
+def test_criteria_bits_follow_the_monitor_kinds():
+    """select() filters monitoringCriteria by a bit per kind: Threshold 3, Delta 4, Periodic 24."""
+    from diag import monitors as mon
+    assert (1 << mon.UPPER | 1 << mon.LOWER, 1 << mon.DELTA, 1 << mon.PERIODIC | 1 << mon.ALIGNED) == (3, 4, 24)
