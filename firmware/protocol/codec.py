@@ -133,29 +133,15 @@ def decode(text):
 
 def _frame_error(a):
     """The CallError for a frame decode() did not accept (the slow path)."""
-    if a is _BAD:
-        return CallError(RPC, "invalid JSON", None, "-1")
-    if type(a) is not list:
-        return CallError(RPC, "frame is not a JSON array", None, "-1")
-    n = len(a)
-    mid = a[1] if n > 1 else None
-    if type(mid) is not str or len(mid) > MAX_ID:
-        return CallError(RPC, "message id unreadable", None, "-1")
+    if a is _BAD or type(a) is not list or len(a) < 2 or type(a[1]) is not str or len(a[1]) > 36:
+        return CallError(RPC, "invalid JSON" if a is _BAD else "message id unreadable", None, "-1")
     t = a[0]
     if type(t) is not int:
-        return CallError(RPC, "message type id is not an integer", None, mid)
-    if t == CALL:
-        if n != 4:
-            return CallError(PROTOCOL, "CALL has %d elements, not 4" % n, None, mid, t)
-        return CallError(PROTOCOL, "CALL action is not a string", None, mid, t)
-    if t == CALLRESULT:
-        return CallError(PROTOCOL, "CALLRESULT has %d elements, not 3" % n, None, mid, t)
-    if t == CALLERROR:
-        if n != 5:
-            return CallError(PROTOCOL, "CALLERROR has %d elements, not 5" % n, None, mid, t)
-        return CallError(PROTOCOL, "CALLERROR elements are not (string, string, object)",
-                         None, mid, t)
-    return CallError(MSGTYPE, "message type %d not supported" % t, None, mid)
+        return CallError(RPC, "message type is not an integer", None, a[1])
+    if 1 < t < 5:  # CALL, CALLRESULT, CALLERROR: wrong element count or element types
+        return CallError(PROTOCOL, "malformed %s of %d elements"
+                         % (("CALL", "CALLRESULT", "CALLERROR")[t - 2], len(a)), None, a[1], t)
+    return CallError(MSGTYPE, "message type %d not supported" % t, None, a[1])
 
 
 # ---------------------------------------------------------------- validation
@@ -313,111 +299,76 @@ def _okv(v, s):
 
 
 # The explain path: same checks, run only after _ok said no. Returns None or
-# [code, what, key, ...] with the keys appended innermost first while the
-# error unwinds.
+# [code, what, segment, ...] with the path segments (".key", "[i]") appended
+# innermost first while the error unwinds.
 
 def _eval(v, s):
-    if type(s) is int:
-        if s >= 0:
-            if type(v) is not str:
-                return [TYPE, "string expected"]
-            if len(v) > s:
-                return [PROPERTY, "maxLength %d" % s]
-        elif s == -1:
-            if type(v) is not int:
-                return [TYPE, "integer expected"]
-        elif s == -2:
-            if type(v) is not int and type(v) is not float:
-                return [TYPE, "number expected"]
-        elif s == -3:
-            if v is not True and v is not False:
-                return [TYPE, "boolean expected"]
-        else:
-            if type(v) is not str:
-                return [TYPE, "string expected"]
-            if not _dt(v):
-                return [PROPERTY, "date-time expected"]
-        return None
-    if type(s) is dict:
+    t = type(s)
+    if t is int:
+        if _okv(v, s):
+            return None
+        if -4 < s < 0:
+            return [TYPE, ("integer", "number", "boolean")[~s] + " expected"]
+        if type(v) is str:
+            return [PROPERTY, "maxLength %d" % s if s >= 0 else "date-time expected"]
+    elif t is dict or s[0] == -5:
         if type(v) is not dict:
             return [TYPE, "object expected"]
-        return _eobj(v, s)
-    s0 = s[0]
-    if s0 == -5:
-        if type(v) is not dict:
-            return [TYPE, "object expected"]
-        return _eobj(v, s[1])
-    if type(s0) is str:
+        return _eobj(v, s if t is dict else s[1])
+    elif type(s[0]) is str:  # enum
         if v in s:
             return None
-        if type(v) is not str:
-            return [TYPE, "string expected"]
-        return [PROPERTY, "not in enum"]
-    if s0 >= 0:
+        if type(v) is str:
+            return [PROPERTY, "not in enum"]
+    elif s[0] >= 0:  # array
         if type(v) is not list:
             return [TYPE, "array expected"]
-        if len(v) < s0:
-            return [OCCURRENCE, "minItems %d" % s0]
+        if len(v) < s[0]:
+            return [OCCURRENCE, "minItems %d" % s[0]]
         if len(v) > s[1]:
             return [OCCURRENCE, "maxItems %d" % s[1]]
         i = 0
         for x in v:
             e = _eval(x, s[2])
             if e:
-                e.append(i)
+                e.append("[%d]" % i)
                 return e
             i += 1
         return None
-    e = _eval(v, s0)
-    if e:
-        return e
-    if s[1] is not None and v < s[1]:
-        return [PROPERTY, "minimum %s" % s[1]]
-    if s[2] is not None and v > s[2]:
-        return [PROPERTY, "maximum %s" % s[2]]
-    return None
+    else:  # bounded number
+        e = _eval(v, s[0])
+        if e:
+            return e
+        if s[1] is not None and v < s[1]:
+            return [PROPERTY, "minimum %s" % s[1]]
+        if s[2] is not None and v > s[2]:
+            return [PROPERTY, "maximum %s" % s[2]]
+        return None
+    return [TYPE, "string expected"]
 
 
 def _eobj(d, o):
-    for r in o[0]:
-        if r not in d:
-            return [OCCURRENCE, "required", r]
+    for k in o[0]:
+        if k not in d:
+            return [OCCURRENCE, "required", "." + k]
     for k in d:
-        s = o.get(k)
-        if s is None:
-            if 1 in o:
-                continue
-            return [FORMAT, "additional property not allowed", k]
-        e = _eval(d[k], s)
-        if e:
-            e.append(k)
-            return e
+        if k in o:
+            e = _eval(d[k], o[k])
+            if e:
+                e.append("." + k)
+                return e
+        elif 1 not in o:
+            return [FORMAT, "additional property not allowed", "." + k]
     return None
-
-
-def _path(e):
-    p = ""
-    i = len(e) - 1
-    while i >= 2:
-        k = e[i]
-        if type(k) is int:
-            p += "[%d]" % k
-        elif p:
-            p += "." + k
-        else:
-            p = k
-        i -= 1
-    return p
 
 
 def _explain(table, payload, msg_id):
     if type(payload) is not dict:
-        return CallError(FORMAT, "payload is not a JSON object", None, msg_id)
-    e = _eobj(payload, table)
-    if e is None:  # the two paths disagree: a bug, never a valid payload
-        return CallError(INTERNAL, "validator inconsistency", None, msg_id)
-    p = _path(e)
-    return CallError(e[0], (p + ": " + e[1]) if p else e[1], None, msg_id)
+        e = [FORMAT, "payload is not a JSON object"]
+    else:  # None: the two paths disagree, a bug, never a valid payload
+        e = _eobj(payload, table) or [INTERNAL, "validator inconsistency"]
+    p = "".join(e[:1:-1])[1:]  # the segments outermost first, without the root's "."
+    return CallError(e[0], p + ": " + e[1] if p else e[1], None, msg_id)
 
 
 def check(table, payload, msg_id=None):
