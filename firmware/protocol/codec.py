@@ -24,18 +24,6 @@ CALL, CALLRESULT, CALLERROR = 2, 3, 4
 # builtin costs a failed globals lookup first; this halves _ok's time.
 _type, _int, _str, _dict, _list, _float, _len = type, int, str, dict, list, float, len
 
-FORMAT = "FormatViolation"
-OCCURRENCE = "OccurrenceConstraintViolation"
-PROPERTY = "PropertyConstraintViolation"
-TYPE = "TypeConstraintViolation"
-PROTOCOL = "ProtocolError"
-RPC = "RpcFrameworkError"
-MSGTYPE = "MessageTypeNotSupported"
-NOTIMPL = "NotImplemented"
-INTERNAL = "InternalError"
-
-MAX_ID = 36        # OCPP-J: the message id is a string of at most 36 characters
-MAX_DESC = 255     # OCPP-J: errorDescription is at most 255 characters
 
 
 class CallError(Exception):
@@ -87,9 +75,7 @@ def result(msg_id, payload):
 
 def error(msg_id, code, description="", details=None):
     """A CALLERROR frame; the description is cut to the 255 characters OCPP-J allows."""
-    if len(description) > MAX_DESC:
-        description = description[:MAX_DESC]
-    return _dumps([CALLERROR, msg_id, code, description, {} if details is None else details])
+    return _dumps([CALLERROR, msg_id, code, description[:255], {} if details is None else details])
 
 
 # ---------------------------------------------------------------- decoder
@@ -116,6 +102,7 @@ def decode(text):
     or (CALLERROR, msg_id, (code, description, details), None); raises CallError.
     """
     a = _parse(text)
+    # OCPP-J: the message id is a string of at most 36 characters
     if _type(a) is _list and _type(a[0] if a else None) is _int and _len(a) > 2 \
             and _type(a[1]) is _str and _len(a[1]) <= 36:
         n = _len(a)
@@ -132,16 +119,20 @@ def decode(text):
 
 
 def _frame_error(a):
-    """The CallError for a frame decode() did not accept (the slow path)."""
+    """The CallError for a frame decode() did not accept (the slow path).
+
+    The code says what is wrong (docs/codec.md); the description only
+    narrows it down.
+    """
     if a is _BAD or type(a) is not list or len(a) < 2 or type(a[1]) is not str or len(a[1]) > 36:
-        return CallError(RPC, "invalid JSON" if a is _BAD else "message id unreadable", None, "-1")
+        return CallError("RpcFrameworkError", "invalid JSON" if a is _BAD else "bad message id",
+                         None, "-1")
     t = a[0]
     if type(t) is not int:
-        return CallError(RPC, "message type is not an integer", None, a[1])
-    if 1 < t < 5:  # CALL, CALLRESULT, CALLERROR: wrong element count or element types
-        return CallError(PROTOCOL, "malformed %s of %d elements"
-                         % (("CALL", "CALLRESULT", "CALLERROR")[t - 2], len(a)), None, a[1], t)
-    return CallError(MSGTYPE, "message type %d not supported" % t, None, a[1])
+        return CallError("RpcFrameworkError", "bad message type", None, a[1])
+    if 1 < t < 5:  # CALL, CALLRESULT, CALLERROR: wrong length or element types
+        return CallError("ProtocolError", "malformed frame", None, a[1], t)
+    return CallError("MessageTypeNotSupported", "bad message type", None, a[1])
 
 
 # ---------------------------------------------------------------- validation
@@ -308,25 +299,25 @@ def _eval(v, s):
         if _okv(v, s):
             return None
         if -4 < s < 0:
-            return [TYPE, ("integer", "number", "boolean")[~s] + " expected"]
+            return ["TypeConstraintViolation", ("integer", "number", "boolean")[~s] + " expected"]
         if type(v) is str:
-            return [PROPERTY, "maxLength %d" % s if s >= 0 else "date-time expected"]
+            return ["PropertyConstraintViolation", "maxLength %d" % s if s >= 0 else "date-time expected"]
     elif t is dict or s[0] == -5:
         if type(v) is not dict:
-            return [TYPE, "object expected"]
+            return ["TypeConstraintViolation", "object expected"]
         return _eobj(v, s if t is dict else s[1])
     elif type(s[0]) is str:  # enum
         if v in s:
             return None
         if type(v) is str:
-            return [PROPERTY, "not in enum"]
+            return ["PropertyConstraintViolation", "not in enum"]
     elif s[0] >= 0:  # array
         if type(v) is not list:
-            return [TYPE, "array expected"]
+            return ["TypeConstraintViolation", "array expected"]
         if len(v) < s[0]:
-            return [OCCURRENCE, "minItems %d" % s[0]]
+            return ["OccurrenceConstraintViolation", "minItems %d" % s[0]]
         if len(v) > s[1]:
-            return [OCCURRENCE, "maxItems %d" % s[1]]
+            return ["OccurrenceConstraintViolation", "maxItems %d" % s[1]]
         i = 0
         for x in v:
             e = _eval(x, s[2])
@@ -340,17 +331,17 @@ def _eval(v, s):
         if e:
             return e
         if s[1] is not None and v < s[1]:
-            return [PROPERTY, "minimum %s" % s[1]]
+            return ["PropertyConstraintViolation", "minimum %s" % s[1]]
         if s[2] is not None and v > s[2]:
-            return [PROPERTY, "maximum %s" % s[2]]
+            return ["PropertyConstraintViolation", "maximum %s" % s[2]]
         return None
-    return [TYPE, "string expected"]
+    return ["TypeConstraintViolation", "string expected"]
 
 
 def _eobj(d, o):
     for k in o[0]:
         if k not in d:
-            return [OCCURRENCE, "required", "." + k]
+            return ["OccurrenceConstraintViolation", "required", "." + k]
     for k in d:
         if k in o:
             e = _eval(d[k], o[k])
@@ -358,15 +349,15 @@ def _eobj(d, o):
                 e.append("." + k)
                 return e
         elif 1 not in o:
-            return [FORMAT, "additional property not allowed", "." + k]
+            return ["FormatViolation", "additional property not allowed", "." + k]
     return None
 
 
 def _explain(table, payload, msg_id):
     if type(payload) is not dict:
-        e = [FORMAT, "payload is not a JSON object"]
+        e = ["FormatViolation", "payload is not a JSON object"]
     else:  # None: the two paths disagree, a bug, never a valid payload
-        e = _eobj(payload, table) or [INTERNAL, "validator inconsistency"]
+        e = _eobj(payload, table) or ["InternalError", "validator inconsistency"]
     p = "".join(e[:1:-1])[1:]  # the segments outermost first, without the root's "."
     return CallError(e[0], p + ": " + e[1] if p else e[1], None, msg_id)
 
@@ -378,7 +369,7 @@ def check(table, payload, msg_id=None):
 
 
 def _unknown(action, msg_id):
-    return CallError(NOTIMPL, "unknown action " + str(action)[:64], None, msg_id)
+    return CallError("NotImplemented", "unknown action " + str(action)[:64], None, msg_id)
 
 
 def _own(action, is_request):
