@@ -128,7 +128,7 @@ def _frame_error(a):
         return CallError("RpcFrameworkError", "invalid JSON" if a is _BAD else "bad message id",
                          None, "-1")
     t = a[0]
-    if type(t) is not int:
+    if type(t) is not int:  # not an RPC message at all
         return CallError("RpcFrameworkError", "bad message type", None, a[1])
     if 1 < t < 5:  # CALL, CALLRESULT, CALLERROR: wrong length or element types
         return CallError("ProtocolError", "malformed frame", None, a[1], t)
@@ -294,38 +294,52 @@ def _okv(v, s):
 # innermost first while the error unwinds.
 
 def _eval(v, s):
+    w = "string"  # what a type error expects
     t = type(s)
     if t is int:
         if _okv(v, s):
             return None
         if -4 < s < 0:
-            return ["TypeConstraintViolation", ("integer", "number", "boolean")[~s] + " expected"]
-        if type(v) is str:
+            w = ("integer", "number", "boolean")[~s]
+        elif type(v) is str:
             return ["PropertyConstraintViolation", "maxLength %d" % s if s >= 0 else "date-time expected"]
-    elif t is dict or s[0] == -5:
-        if type(v) is not dict:
-            return ["TypeConstraintViolation", "object expected"]
-        return _eobj(v, s if t is dict else s[1])
+    elif t is dict or s[0] == -5:  # object: closed, or open (1 in s: extra properties allowed)
+        if type(v) is dict:
+            if t is not dict:
+                s = s[1]
+            for k in s[0]:
+                if k not in v:
+                    return ["OccurrenceConstraintViolation", "required", "." + k]
+            for k in v:
+                if k in s:
+                    e = _eval(v[k], s[k])
+                    if e:
+                        e.append("." + k)
+                        return e
+                elif 1 not in s:
+                    return ["FormatViolation", "additional property not allowed", "." + k]
+            return None
+        w = "object"
     elif type(s[0]) is str:  # enum
         if v in s:
             return None
         if type(v) is str:
             return ["PropertyConstraintViolation", "not in enum"]
     elif s[0] >= 0:  # array
-        if type(v) is not list:
-            return ["TypeConstraintViolation", "array expected"]
-        if len(v) < s[0]:
-            return ["OccurrenceConstraintViolation", "minItems %d" % s[0]]
-        if len(v) > s[1]:
-            return ["OccurrenceConstraintViolation", "maxItems %d" % s[1]]
-        i = 0
-        for x in v:
-            e = _eval(x, s[2])
-            if e:
-                e.append("[%d]" % i)
-                return e
-            i += 1
-        return None
+        if type(v) is list:
+            if len(v) < s[0]:
+                return ["OccurrenceConstraintViolation", "minItems %d" % s[0]]
+            if len(v) > s[1]:
+                return ["OccurrenceConstraintViolation", "maxItems %d" % s[1]]
+            i = 0
+            for x in v:
+                e = _eval(x, s[2])
+                if e:
+                    e.append("[%d]" % i)
+                    return e
+                i += 1
+            return None
+        w = "array"
     else:  # bounded number
         e = _eval(v, s[0])
         if e:
@@ -335,31 +349,17 @@ def _eval(v, s):
         if s[2] is not None and v > s[2]:
             return ["PropertyConstraintViolation", "maximum %s" % s[2]]
         return None
-    return ["TypeConstraintViolation", "string expected"]
-
-
-def _eobj(d, o):
-    for k in o[0]:
-        if k not in d:
-            return ["OccurrenceConstraintViolation", "required", "." + k]
-    for k in d:
-        if k in o:
-            e = _eval(d[k], o[k])
-            if e:
-                e.append("." + k)
-                return e
-        elif 1 not in o:
-            return ["FormatViolation", "additional property not allowed", "." + k]
-    return None
+    return ["TypeConstraintViolation", w + " expected"]
 
 
 def _explain(table, payload, msg_id):
-    if type(payload) is not dict:
-        e = ["FormatViolation", "payload is not a JSON object"]
-    else:  # None: the two paths disagree, a bug, never a valid payload
-        e = _eobj(payload, table) or ["InternalError", "validator inconsistency"]
+    # None: the two paths disagree, a bug, never a valid payload
+    e = _eval(payload, table) or ["InternalError", "validator inconsistency"]
     p = "".join(e[:1:-1])[1:]  # the segments outermost first, without the root's "."
-    return CallError(e[0], p + ": " + e[1] if p else e[1], None, msg_id)
+    if p:
+        return CallError(e[0], p + ": " + e[1], None, msg_id)
+    # a payload that is not an object does not have the message's shape
+    return CallError("FormatViolation" if type(payload) is not dict else e[0], e[1], None, msg_id)
 
 
 def check(table, payload, msg_id=None):
@@ -377,7 +377,7 @@ def _own(action, is_request):
     the station never checks what it sends, tests and tools do). Deploy leaves
     schema_out out (tools/mpy_build.py HOST_ONLY): on a device such an action
     is unknown."""
-    if action not in REQ and action not in RES:
+    if not known(action):
         return None
     try:
         from protocol import schema_out
