@@ -356,10 +356,9 @@ def _explain(table, payload, msg_id):
     # None: the two paths disagree, a bug, never a valid payload
     e = _eval(payload, table) or ["InternalError", "validator inconsistency"]
     p = "".join(e[:1:-1])[1:]  # the segments outermost first, without the root's "."
-    if p:
-        return CallError(e[0], p + ": " + e[1], None, msg_id)
     # a payload that is not an object does not have the message's shape
-    return CallError("FormatViolation" if type(payload) is not dict else e[0], e[1], None, msg_id)
+    return CallError(e[0] if p or type(payload) is dict else "FormatViolation",
+                     (p + ": " if p else "") + e[1], None, msg_id)
 
 
 def check(table, payload, msg_id=None):
@@ -368,22 +367,21 @@ def check(table, payload, msg_id=None):
         raise _explain(table, payload, msg_id)
 
 
-def _unknown(action, msg_id):
-    return CallError("NotImplemented", "unknown action " + str(action)[:64], None, msg_id)
-
-
-def _own(action, is_request):
+def _own(action, is_request, msg_id):
     """The table of one of the station's own messages (schema_out.py, loaded on first use:
     the station never checks what it sends, tests and tools do). Deploy leaves
     schema_out out (tools/mpy_build.py HOST_ONLY): on a device such an action
-    is unknown."""
-    if not known(action):
-        return None
-    try:
-        from protocol import schema_out
-    except ImportError:
-        return None
-    return (schema_out.REQ if is_request else schema_out.RES).get(action)
+    is unknown: NotImplemented."""
+    t = None
+    if known(action):
+        try:
+            from protocol import schema_out
+            t = (schema_out.REQ if is_request else schema_out.RES).get(action)
+        except ImportError:
+            pass
+    if t is None:
+        raise CallError("NotImplemented", "unknown action " + str(action)[:64], None, msg_id)
+    return t
 
 
 def validate(action, is_request, payload, msg_id=None):
@@ -395,8 +393,6 @@ def validate(action, is_request, payload, msg_id=None):
     """
     t = (REQ if is_request else RES).get(action)
     if t is None:
-        t = _own(action, is_request)
-        if t is None:
-            raise _unknown(action, msg_id)
+        t = _own(action, is_request, msg_id)
     if _type(payload) is not _dict or not _fast(payload, t):
         raise _explain(t, payload, msg_id)
