@@ -40,7 +40,7 @@ class CallError(Exception):
         super().__init__(code, description)
         self.code = code
         self.description = description
-        self.details = {} if details is None else details
+        self.details = details or {}
         self.msg_id = msg_id
         self.msg_type = msg_type
 
@@ -75,7 +75,7 @@ def result(msg_id, payload):
 
 def error(msg_id, code, description="", details=None):
     """A CALLERROR frame; the description is cut to the 255 characters OCPP-J allows."""
-    return _dumps([CALLERROR, msg_id, code, description[:255], {} if details is None else details])
+    return _dumps([CALLERROR, msg_id, code, description[:255], details or {}])
 
 
 # ---------------------------------------------------------------- decoder
@@ -317,7 +317,7 @@ def _eval(v, s):
                         e.append("." + k)
                         return e
                 elif 1 not in s:
-                    return ["FormatViolation", "additional property not allowed", "." + k]
+                    return ["FormatViolation", "unknown property", "." + k]
             return None
         w = "object"
     elif type(s[0]) is str:  # enum

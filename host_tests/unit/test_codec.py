@@ -270,11 +270,11 @@ def test_max_length_counts_characters():
 
 def test_additional_property_is_format_violation():
     _fails("SetMonitoringLevel", {"severity": 1, "level": 2}, "FormatViolation",
-           "level: additional property not allowed")
+           "level: unknown property")
     p = _smd()
     p["setMonitoringData"][1]["variable"]["unit"] = "V"
     _fails("SetVariableMonitoring", p, "FormatViolation",
-           "setMonitoringData[1].variable.unit: additional property not allowed")
+           "setMonitoringData[1].variable.unit: unknown property")
     _fails("Heartbeat", {"x": 1}, "FormatViolation")
 
 
