@@ -361,12 +361,6 @@ def _explain(table, payload, msg_id):
                      (p + ": " if p else "") + e[1], None, msg_id)
 
 
-def check(table, payload, msg_id=None):
-    """Validate payload against one object table; raise CallError when invalid."""
-    if type(payload) is not dict or not _fast(payload, table):
-        raise _explain(table, payload, msg_id)
-
-
 def _own(action, is_request, msg_id):
     """The table of one of the station's own messages (schema_out.py, loaded on first use:
     the station never checks what it sends, tests and tools do). Deploy leaves
