@@ -128,11 +128,11 @@ def _frame_error(a):
         return CallError("RpcFrameworkError", "invalid JSON" if a is _BAD else "bad message id",
                          None, "-1")
     t = a[0]
-    if type(t) is not int:  # not an RPC message at all
-        return CallError("RpcFrameworkError", "bad message type", None, a[1])
-    if 1 < t < 5:  # CALL, CALLRESULT, CALLERROR: wrong length or element types
+    if type(t) is int and 1 < t < 5:  # CALL, CALLRESULT, CALLERROR: wrong length or element types
         return CallError("ProtocolError", "malformed frame", None, a[1], t)
-    return CallError("MessageTypeNotSupported", "bad message type", None, a[1])
+    # a type that is not an integer: not an RPC message at all
+    return CallError("MessageTypeNotSupported" if type(t) is int else "RpcFrameworkError",
+                     "bad message type", None, a[1])
 
 
 # ---------------------------------------------------------------- validation
@@ -340,21 +340,17 @@ def _eval(v, s):
                 i += 1
             return None
         w = "array"
-    else:  # bounded number
-        e = _eval(v, s[0])
-        if e:
-            return e
-        if s[1] is not None and v < s[1]:
-            return ["PropertyConstraintViolation", "minimum %s" % s[1]]
-        if s[2] is not None and v > s[2]:
-            return ["PropertyConstraintViolation", "maximum %s" % s[2]]
-        return None
+    else:  # bounded number: its type, else the bound it breaks
+        if _okv(v, s):
+            return None
+        return _eval(v, s[0]) or ["PropertyConstraintViolation", "minimum %s" % s[1]
+                                  if s[1] is not None and v < s[1] else "maximum %s" % s[2]]
     return ["TypeConstraintViolation", w + " expected"]
 
 
-def _explain(table, payload, msg_id):
+def _explain(t, payload, msg_id):
     # None: the two paths disagree, a bug, never a valid payload
-    e = _eval(payload, table) or ["InternalError", "validator inconsistency"]
+    e = _eval(payload, t) or ["InternalError", "validator inconsistency"]
     p = "".join(e[:1:-1])[1:]  # the segments outermost first, without the root's "."
     # a payload that is not an object does not have the message's shape
     return CallError(e[0] if p or type(payload) is dict else "FormatViolation",
