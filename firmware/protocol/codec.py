@@ -12,7 +12,7 @@ functions (_parse, decode, _fast, _ok, _okv, _open, _dt, validate) are kept
 that small: one try each at most, few locals, error construction moved out
 to helpers. Validation walks
 with a yes/no fast path (_ok/_okv) that builds nothing; only when it says no
-does the explain path (_eobj/_eval) walk again to find the code and path.
+does the explain path (_eval, then _explain) walk again to find the code and path.
 """
 import json
 
