@@ -12,7 +12,7 @@ functions (_parse, decode, _fast, _ok, _okv, _open, _dt, validate) are kept
 that small: one try each at most, few locals, error construction moved out
 to helpers. Validation walks
 with a yes/no fast path (_ok/_okv) that builds nothing; only when it says no
-does the explain path (_eobj/_eval) walk again to find the code and path.
+does the explain path (_eval, then _explain) walk again to find the code and path.
 """
 import json
 
@@ -24,18 +24,6 @@ CALL, CALLRESULT, CALLERROR = 2, 3, 4
 # builtin costs a failed globals lookup first; this halves _ok's time.
 _type, _int, _str, _dict, _list, _float, _len = type, int, str, dict, list, float, len
 
-FORMAT = "FormatViolation"
-OCCURRENCE = "OccurrenceConstraintViolation"
-PROPERTY = "PropertyConstraintViolation"
-TYPE = "TypeConstraintViolation"
-PROTOCOL = "ProtocolError"
-RPC = "RpcFrameworkError"
-MSGTYPE = "MessageTypeNotSupported"
-NOTIMPL = "NotImplemented"
-INTERNAL = "InternalError"
-
-MAX_ID = 36        # OCPP-J: the message id is a string of at most 36 characters
-MAX_DESC = 255     # OCPP-J: errorDescription is at most 255 characters
 
 
 class CallError(Exception):
@@ -52,7 +40,7 @@ class CallError(Exception):
         super().__init__(code, description)
         self.code = code
         self.description = description
-        self.details = {} if details is None else details
+        self.details = details or {}
         self.msg_id = msg_id
         self.msg_type = msg_type
 
@@ -87,9 +75,7 @@ def result(msg_id, payload):
 
 def error(msg_id, code, description="", details=None):
     """A CALLERROR frame; the description is cut to the 255 characters OCPP-J allows."""
-    if len(description) > MAX_DESC:
-        description = description[:MAX_DESC]
-    return _dumps([CALLERROR, msg_id, code, description, {} if details is None else details])
+    return _dumps([CALLERROR, msg_id, code, description[:255], details or {}])
 
 
 # ---------------------------------------------------------------- decoder
@@ -116,6 +102,7 @@ def decode(text):
     or (CALLERROR, msg_id, (code, description, details), None); raises CallError.
     """
     a = _parse(text)
+    # OCPP-J: the message id is a string of at most 36 characters
     if _type(a) is _list and _type(a[0] if a else None) is _int and _len(a) > 2 \
             and _type(a[1]) is _str and _len(a[1]) <= 36:
         n = _len(a)
@@ -132,30 +119,20 @@ def decode(text):
 
 
 def _frame_error(a):
-    """The CallError for a frame decode() did not accept (the slow path)."""
-    if a is _BAD:
-        return CallError(RPC, "invalid JSON", None, "-1")
-    if type(a) is not list:
-        return CallError(RPC, "frame is not a JSON array", None, "-1")
-    n = len(a)
-    mid = a[1] if n > 1 else None
-    if type(mid) is not str or len(mid) > MAX_ID:
-        return CallError(RPC, "message id unreadable", None, "-1")
+    """The CallError for a frame decode() did not accept (the slow path).
+
+    The code says what is wrong (docs/codec.md); the description only
+    narrows it down.
+    """
+    if a is _BAD or type(a) is not list or len(a) < 2 or type(a[1]) is not str or len(a[1]) > 36:
+        return CallError("RpcFrameworkError", "invalid JSON" if a is _BAD else "bad message id",
+                         None, "-1")
     t = a[0]
-    if type(t) is not int:
-        return CallError(RPC, "message type id is not an integer", None, mid)
-    if t == CALL:
-        if n != 4:
-            return CallError(PROTOCOL, "CALL has %d elements, not 4" % n, None, mid, t)
-        return CallError(PROTOCOL, "CALL action is not a string", None, mid, t)
-    if t == CALLRESULT:
-        return CallError(PROTOCOL, "CALLRESULT has %d elements, not 3" % n, None, mid, t)
-    if t == CALLERROR:
-        if n != 5:
-            return CallError(PROTOCOL, "CALLERROR has %d elements, not 5" % n, None, mid, t)
-        return CallError(PROTOCOL, "CALLERROR elements are not (string, string, object)",
-                         None, mid, t)
-    return CallError(MSGTYPE, "message type %d not supported" % t, None, mid)
+    if type(t) is int and 1 < t < 5:  # CALL, CALLRESULT, CALLERROR: wrong length or element types
+        return CallError("ProtocolError", "malformed frame", None, a[1], t)
+    # a type that is not an integer: not an RPC message at all
+    return CallError("MessageTypeNotSupported" if type(t) is int else "RpcFrameworkError",
+                     "bad message type", None, a[1])
 
 
 # ---------------------------------------------------------------- validation
@@ -313,135 +290,88 @@ def _okv(v, s):
 
 
 # The explain path: same checks, run only after _ok said no. Returns None or
-# [code, what, key, ...] with the keys appended innermost first while the
-# error unwinds.
+# [code, what, segment, ...] with the path segments (".key", "[i]") appended
+# innermost first while the error unwinds.
 
 def _eval(v, s):
-    if type(s) is int:
-        if s >= 0:
-            if type(v) is not str:
-                return [TYPE, "string expected"]
-            if len(v) > s:
-                return [PROPERTY, "maxLength %d" % s]
-        elif s == -1:
-            if type(v) is not int:
-                return [TYPE, "integer expected"]
-        elif s == -2:
-            if type(v) is not int and type(v) is not float:
-                return [TYPE, "number expected"]
-        elif s == -3:
-            if v is not True and v is not False:
-                return [TYPE, "boolean expected"]
-        else:
-            if type(v) is not str:
-                return [TYPE, "string expected"]
-            if not _dt(v):
-                return [PROPERTY, "date-time expected"]
-        return None
-    if type(s) is dict:
-        if type(v) is not dict:
-            return [TYPE, "object expected"]
-        return _eobj(v, s)
-    s0 = s[0]
-    if s0 == -5:
-        if type(v) is not dict:
-            return [TYPE, "object expected"]
-        return _eobj(v, s[1])
-    if type(s0) is str:
+    w = "string"  # what a type error expects
+    t = type(s)
+    if t is int:
+        if _okv(v, s):
+            return None
+        if -4 < s < 0:
+            w = ("integer", "number", "boolean")[~s]
+        elif type(v) is str:
+            return ["PropertyConstraintViolation", "maxLength %d" % s if s >= 0 else "date-time expected"]
+    elif t is dict or s[0] == -5:  # object: closed, or open (1 in s: extra properties allowed)
+        if type(v) is dict:
+            if t is not dict:
+                s = s[1]
+            for k in s[0]:
+                if k not in v:
+                    return ["OccurrenceConstraintViolation", "required", "." + k]
+            for k in v:
+                if k in s:
+                    e = _eval(v[k], s[k])
+                    if e:
+                        e.append("." + k)
+                        return e
+                elif 1 not in s:
+                    return ["FormatViolation", "unknown property", "." + k]
+            return None
+        w = "object"
+    elif type(s[0]) is str:  # enum
         if v in s:
             return None
-        if type(v) is not str:
-            return [TYPE, "string expected"]
-        return [PROPERTY, "not in enum"]
-    if s0 >= 0:
-        if type(v) is not list:
-            return [TYPE, "array expected"]
-        if len(v) < s0:
-            return [OCCURRENCE, "minItems %d" % s0]
-        if len(v) > s[1]:
-            return [OCCURRENCE, "maxItems %d" % s[1]]
-        i = 0
-        for x in v:
-            e = _eval(x, s[2])
-            if e:
-                e.append(i)
-                return e
-            i += 1
-        return None
-    e = _eval(v, s0)
-    if e:
-        return e
-    if s[1] is not None and v < s[1]:
-        return [PROPERTY, "minimum %s" % s[1]]
-    if s[2] is not None and v > s[2]:
-        return [PROPERTY, "maximum %s" % s[2]]
-    return None
+        if type(v) is str:
+            return ["PropertyConstraintViolation", "not in enum"]
+    elif s[0] >= 0:  # array
+        if type(v) is list:
+            if len(v) < s[0]:
+                return ["OccurrenceConstraintViolation", "minItems %d" % s[0]]
+            if len(v) > s[1]:
+                return ["OccurrenceConstraintViolation", "maxItems %d" % s[1]]
+            i = 0
+            for x in v:
+                e = _eval(x, s[2])
+                if e:
+                    e.append("[%d]" % i)
+                    return e
+                i += 1
+            return None
+        w = "array"
+    else:  # bounded number: its type, else the bound it breaks
+        if _okv(v, s):
+            return None
+        return _eval(v, s[0]) or ["PropertyConstraintViolation", "minimum %s" % s[1]
+                                  if s[1] is not None and v < s[1] else "maximum %s" % s[2]]
+    return ["TypeConstraintViolation", w + " expected"]
 
 
-def _eobj(d, o):
-    for r in o[0]:
-        if r not in d:
-            return [OCCURRENCE, "required", r]
-    for k in d:
-        s = o.get(k)
-        if s is None:
-            if 1 in o:
-                continue
-            return [FORMAT, "additional property not allowed", k]
-        e = _eval(d[k], s)
-        if e:
-            e.append(k)
-            return e
-    return None
+def _explain(t, payload, msg_id):
+    # None: the two paths disagree, a bug, never a valid payload
+    e = _eval(payload, t) or ["InternalError", "validator inconsistency"]
+    p = "".join(e[:1:-1])[1:]  # the segments outermost first, without the root's "."
+    # a payload that is not an object does not have the message's shape
+    return CallError(e[0] if p or type(payload) is dict else "FormatViolation",
+                     (p + ": " if p else "") + e[1], None, msg_id)
 
 
-def _path(e):
-    p = ""
-    i = len(e) - 1
-    while i >= 2:
-        k = e[i]
-        if type(k) is int:
-            p += "[%d]" % k
-        elif p:
-            p += "." + k
-        else:
-            p = k
-        i -= 1
-    return p
-
-
-def _explain(table, payload, msg_id):
-    if type(payload) is not dict:
-        return CallError(FORMAT, "payload is not a JSON object", None, msg_id)
-    e = _eobj(payload, table)
-    if e is None:  # the two paths disagree: a bug, never a valid payload
-        return CallError(INTERNAL, "validator inconsistency", None, msg_id)
-    p = _path(e)
-    return CallError(e[0], (p + ": " + e[1]) if p else e[1], None, msg_id)
-
-
-def check(table, payload, msg_id=None):
-    """Validate payload against one object table; raise CallError when invalid."""
-    if type(payload) is not dict or not _fast(payload, table):
-        raise _explain(table, payload, msg_id)
-
-
-def _unknown(action, msg_id):
-    return CallError(NOTIMPL, "unknown action " + str(action)[:64], None, msg_id)
-
-
-def _own(action, is_request):
+def _own(action, is_request, msg_id):
     """The table of one of the station's own messages (schema_out.py, loaded on first use:
     the station never checks what it sends, tests and tools do). Deploy leaves
     schema_out out (tools/mpy_build.py HOST_ONLY): on a device such an action
-    is unknown."""
-    if action not in REQ and action not in RES:
-        return None
-    try:
-        from protocol import schema_out
-    except ImportError:
-        return None
-    return (schema_out.REQ if is_request else schema_out.RES).get(action)
+    is unknown: NotImplemented."""
+    t = None
+    if known(action):
+        try:
+            from protocol import schema_out
+            t = (schema_out.REQ if is_request else schema_out.RES).get(action)
+        except ImportError:
+            pass
+    if t is None:
+        raise CallError("NotImplemented", "unknown action " + str(action)[:64], None, msg_id)
+    return t
 
 
 def validate(action, is_request, payload, msg_id=None):
@@ -453,8 +383,6 @@ def validate(action, is_request, payload, msg_id=None):
     """
     t = (REQ if is_request else RES).get(action)
     if t is None:
-        t = _own(action, is_request)
-        if t is None:
-            raise _unknown(action, msg_id)
+        t = _own(action, is_request, msg_id)
     if _type(payload) is not _dict or not _fast(payload, t):
         raise _explain(t, payload, msg_id)
