@@ -61,6 +61,20 @@ def call(st, action, payload):
     return r
 
 
+def record(st):
+    """A CSMS behind the station's own CALLs: each is checked against its schema,
+    kept in st.sent as (action, payload) and answered {}."""
+    from protocol import codec
+    st.sent = []
+
+    async def call(action, payload, timeout_ms=None, need_boot=True):
+        codec.validate(action, True, payload)
+        st.sent.append((action, payload))
+        return {}
+    st.session.call = call
+    return st
+
+
 def queued(st):
     """eventData dicts waiting in the outbox, in order."""
     out = []

@@ -6,7 +6,7 @@ import os
 
 import compat
 from diag import customers as cu
-from protocol import codec, session
+from protocol import session
 import stationkit as kit
 import support
 
@@ -17,16 +17,7 @@ CERT = {"customerCertificate": {"hashAlgorithm": "SHA256", "issuerNameHash": "aa
 
 
 def make():
-    st = kit.make(storage=support.tmpdir("cinfo"))
-    st.sent = []
-
-    async def call(action, payload, timeout_ms=None, need_boot=True):
-        codec.validate(action, True, payload)
-        st.sent.append((action, payload))
-        return {}
-
-    st.session.call = call
-    return st
+    return kit.record(kit.make(storage=support.tmpdir("cinfo")))
 
 
 def req(rid, report, clear, ref=None):

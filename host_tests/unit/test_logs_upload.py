@@ -166,15 +166,7 @@ class Sink:
 
 
 def station(**log):
-    st = kit.make(storage=support.tmpdir("logup"), log=log or None)
-    st.sent = []
-
-    async def call(action, payload, timeout_ms=None, need_boot=True):
-        codec.validate(action, True, payload)
-        st.sent.append((action, payload))
-        return {}
-    st.session.call = call
-    return st
+    return kit.record(kit.make(storage=support.tmpdir("logup"), log=log or None))
 
 
 async def get_log(st, url, rid=1, log_type="DiagnosticsLog", **kw):

@@ -29,21 +29,8 @@ def summary(p):
                         for md in p["monitor"]]}
 
 
-def capture(st):
-    """Swap the session's call for a recorder; return the list it fills."""
-    sent = []
-
-    async def call(action, payload, timeout_ms=None, need_boot=True):
-        codec.validate(action, True, payload)
-        sent.append((action, summary(payload)))
-        return {}
-
-    st.session.call = call
-    return sent
-
-
 def report(st, req):
-    sent = capture(st)
+    kit.record(st)
 
     async def go():
         r = kit.call(st, "GetMonitoringReport", req)
@@ -51,7 +38,7 @@ def report(st, req):
             await asyncio.sleep(0)
         return r
     r = asyncio.run(go())
-    return r, [p for a, p in sent if a == "NotifyMonitoringReport"]
+    return r, [summary(p) for a, p in st.sent if a == "NotifyMonitoringReport"]
 
 
 def ids(pages):
