@@ -513,9 +513,13 @@ def budgets(R):
             "met": worst <= GOALS["codec_mpy_ratio"], "value": worst}
         c = [r for r in R["codec"]["cpython"] if r["kind"] == "codec_in"]
         sp = min(r["ocpp_us"] / r["codec_us"] for r in c)
+        # The most any codec that parses the text could reach: the package's
+        # time over bare json.loads alone, which both sides pay.
+        cap = min(r["ocpp_us"] / r["json_us"] for r in c)
         B["codec on CPython, x faster than ocpp unpack + validation, synchronous core (worst message)"] = {
-            "goal": ">= %dx" % GOALS["codec_ocpp_speedup"], "measured": "%.1fx" % sp,
-            "met": sp >= GOALS["codec_ocpp_speedup"], "value": sp}
+            "goal": ">= %dx" % GOALS["codec_ocpp_speedup"],
+            "measured": "%.1fx (ceiling: %.1fx, bare json.loads)" % (sp, cap),
+            "met": sp >= GOALS["codec_ocpp_speedup"], "value": sp, "ceiling": cap}
         sa = min(r["ocpp_async_us"] / r["codec_us"] for r in c)
         B["codec on CPython, x faster than ocpp's default await validate_payload (worst message)"] = {
             "goal": ">= %dx" % GOALS["codec_ocpp_speedup"], "measured": "%.1fx" % sa,
