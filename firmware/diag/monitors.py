@@ -1,10 +1,10 @@
 """Monitors: the store (what is installed, persisted) and the engine (evaluation).
 
-Every monitor, factory or custom, is one 28-byte record in a bytearray
-(_FMT: id, flags, variable index, value, two per-type state slots), sorted by
-variable: a tuple per monitor took ~80 B on x64. Reading a float out of the
-bytes allocates, so the tick does not read records at all while nothing can
-fire: per monitored variable `band` holds the bounds within which none of its
+Every monitor, factory or custom, is one 28-byte record: slot j of six
+parallel arrays (id, flags, variable index, value, two per-type state
+slots), sorted by variable; a tuple per monitor took ~80 B on x64. Reading a
+float out of an array allocates, so the tick does not read records at all
+while nothing can fire: per monitored variable `band` holds the bounds within which none of its
 monitors changes state (fire if value > gt, >= ge, < lt, <= le; a
 non-numeric variable's Delta reference, compared with ==), and `due` the
 earliest periodic deadline. The tick compares values with bands (stored
@@ -22,7 +22,7 @@ Preconfigured monitor's id "overrides" it until SetMonitoringBase resets it
 (the Preconfigured record stays, flagged off, with its state).
 """
 import json
-import struct
+from array import array
 
 import compat
 from compat import const, ticks_ms, ticks_diff, ticks_add
@@ -63,12 +63,6 @@ _F_INT = const(2048)      # the value was an int: given back as one (reports, mo
 _F_ST = const(4096)       # numeric Delta has a reference / periodic is scheduled
 _F_OFF = const(8192)      # factory monitor not active (overridden, or HardWiredOnly)
 
-# Record: id, flags, variable index, value, s (numeric Delta reference, clock-aligned
-# slot in wall-clock ms), due (periodic ticks deadline). Non-numeric Delta references
-# are objects: they live in Monitors.refs.
-_FMT = "<iHHddi"
-_REC = const(28)
-_GROW = const(8)          # records added at a time: fewer reallocations, less fragmentation
 _BAND = const(7)          # band entry: variable, first record, end, gt, ge, lt, le
 INF = float("inf")
 NINF = -INF
@@ -113,27 +107,29 @@ class Active:
         self.ms = ms
 
     def __len__(self):
-        ms = self.ms
         n = 0
-        for j in range(ms.n):
-            if not ms.flags(j) & _F_OFF:
+        for f in self.ms.fl:
+            if not f & _F_OFF:
                 n += 1
         return n
 
     def __iter__(self):
         ms = self.ms
-        for j in range(ms.n):
-            if not ms.flags(j) & _F_OFF:
+        for j in range(len(ms.fl)):
+            if not ms.fl[j] & _F_OFF:
                 yield ms.at(j)
 
 
 class Monitors:
     """The installed monitors of a station and their evaluation.
 
-    `r` holds n records (capacity len(r) // 28): the factory monitors, never
-    deleted (_F_OFF when not active), and the custom ones. `over` maps the id
-    of a custom monitor that overrides a Preconfigured one to the latter's id.
-    `band` is None when a change asks for it to be recomputed at the next tick.
+    Record j is ids[j], fl[j] (flags), vi[j] (variable index), val[j], s[j]
+    (numeric Delta reference, clock-aligned slot in wall-clock ms) and
+    dues[j] (periodic ticks deadline); non-numeric Delta references are
+    objects, in `refs`. Factory monitors are never deleted (_F_OFF when not
+    active). `over` maps the id of a custom monitor that overrides a
+    Preconfigured one to the latter's id. `band` is None when a change asks
+    for it to be recomputed at the next tick.
     """
 
     def __init__(self, station):
@@ -141,21 +137,20 @@ class Monitors:
         model = station.model
         for v in model.vars:
             v.faults = 0
-        self.r = bytearray()
-        self.n = 0
-        self.refs = {}        # non-numeric Delta references: id (factory ~id) -> value
+        self.ids = array("i")
+        self.fl = array("H")
+        self.vi = array("H")
+        self.val = array("d")
+        self.s = array("d")
+        self.dues = array("i")
+        self.refs = {}        # non-numeric Delta references: id (factory: ~id) -> value
         self.band = None
         self.due = None       # earliest periodic deadline (ticks), None: none
         self.over = {}
         self.next_id = 1
         self.tx = {}          # evse id (0: station) -> transactionId while one runs
         self.trips_changed = False   # a threshold tripped or cleared in this evaluation
-        specs = station.board["variables"]
-        k = 0
-        for spec in specs:
-            k += len(spec["monitors"])
-        self._room(k)
-        for spec in specs:
+        for spec in station.board["variables"]:
             v = model.find(spec["component"], spec["variable"])
             for b in spec["monitors"]:
                 self._add(new(b["id"], TYPES.index(b["type"]), b["value"], b["severity"],
@@ -170,33 +165,17 @@ class Monitors:
 
     # ---- records -------------------------------------------------------------
 
-    def flags(self, j):
-        o = j * _REC
-        return self.r[o + 4] | self.r[o + 5] << 8
-
-    def _setf(self, j, f):
-        o = j * _REC
-        self.r[o + 4] = f & 255
-        self.r[o + 5] = f >> 8
-
-    def _id(self, j):
-        r = self.r
-        o = j * _REC
-        return r[o] | r[o + 1] << 8 | r[o + 2] << 16 | r[o + 3] << 24
-
-    def _vi(self, j):
-        o = j * _REC
-        return self.r[o + 6] | self.r[o + 7] << 8
-
-    def _key(self, j, f):
-        """The refs key of record j: custom and factory monitors may share an id."""
-        i = self._id(j)
-        return i if (f >> _F_ORIGIN) & 3 == CUSTOM else ~i
+    def _key(self, j):
+        """Record j's key in refs: a custom monitor may share its id with a factory one."""
+        i = self.ids[j]
+        return i if (self.fl[j] >> _F_ORIGIN) & 3 == CUSTOM else ~i
 
     def at(self, j):
         """Record j as a monitor tuple."""
-        i, f, vi, x, s, due = struct.unpack_from(_FMT, self.r, j * _REC)
-        v = self.st.model.vars[vi]
+        f = self.fl[j]
+        i = self.ids[j]
+        x = self.val[j]
+        v = self.st.model.vars[self.vi[j]]
         if f & _F_INT:
             x = int(x)
         t = f & _F_TYPE
@@ -204,65 +183,56 @@ class Monitors:
         if t <= LOWER:
             return (i, g, x, v)
         st = f & _F_ST
+        s = self.s[j]
         if t == DELTA:
             if v.numeric:
                 return (i, g, x, v, s + x if st else None, s - x if st else None)
-            return (i, g, x, v, self.refs.get(self._key(j, f)), None)
+            return (i, g, x, v, self.refs.get(self._key(j)), None)
+        due = self.dues[j] if st else None
         if t == PERIODIC:
-            return (i, g, x, v, due if st else None)
-        return (i, g, x, v, due if st else None, int(s) if st else None)
+            return (i, g, x, v, due)
+        return (i, g, x, v, due, int(s) if st else None)
 
-    def _pack(self, j, m):
+    def _put(self, j, m):
+        """Monitor tuple m into record j, without state."""
         x = m[M_VALUE]
-        f = m[M_FLAGS] & _F_PUB | (_F_INT if type(x) is int else 0)
-        struct.pack_into(_FMT, self.r, j * _REC, m[M_ID], f, m[M_VAR].index, x, 0.0, 0)
-
-    def _room(self, k):
-        """Capacity for k more records, grown _GROW records at a time."""
-        need = (self.n + k) * _REC - len(self.r)
-        if need > 0:
-            self.r.extend(bytes((need // _REC + _GROW - 1) // _GROW * _GROW * _REC))
+        self.ids[j] = m[M_ID]
+        self.fl[j] = m[M_FLAGS] & _F_PUB | (_F_INT if type(x) is int else 0)
+        self.vi[j] = m[M_VAR].index
+        self.val[j] = x
+        self.band = None
 
     def _add(self, m):
-        """Insert monitor tuple m after its variable's records; returns its index."""
-        self._room(1)
-        n = self.n
+        """Insert monitor tuple m after its variable's records; returns its index.
+        An array grows 8 slots at a time on MicroPython: few reallocations."""
+        vi = self.vi
         idx = m[M_VAR].index
-        j = n
-        while j > 0 and self._vi(j - 1) > idx:
+        j = n = len(vi)
+        while j > 0 and vi[j - 1] > idx:
             j -= 1
-        o = j * _REC
-        e = n * _REC
-        if j < n:
-            memoryview(self.r)[o + _REC:e + _REC] = memoryview(self.r)[o:e]
-        self.n = n + 1
-        self._pack(j, m)
-        self.band = None
+        for a in (self.ids, self.fl, vi, self.val, self.s, self.dues):
+            a.append(0)
+            if j < n:
+                memoryview(a)[j + 1:] = memoryview(a)[j:n]
+        self._put(j, m)
         return j
 
     def _drop(self, j):
-        f = self.flags(j)
-        if (f & _F_TYPE) == DELTA:
-            self.refs.pop(self._key(j, f), None)
-        o = j * _REC
-        e = self.n * _REC
-        memoryview(self.r)[o:e - _REC] = memoryview(self.r)[o + _REC:e]
-        self.n -= 1
+        if (self.fl[j] & _F_TYPE) == DELTA:
+            self.refs.pop(self._key(j), None)
+        for a in (self.ids, self.fl, self.vi, self.val, self.s, self.dues):
+            a[j:j + 1] = a[:0]
         self.band = None
-
-    def _fit(self):
-        """Give back capacity after deletions (a copy: the bytes shrink in place otherwise)."""
-        if len(self.r) > (self.n + 2 * _GROW) * _REC:
-            self.r = self.r[:(self.n + _GROW) * _REC]
 
     def find(self, mid, start=0):
         """The index of the active record with this id, searched from start round; -1."""
-        n = self.n
+        ids = self.ids
+        n = len(ids)
         j = start
         for _ in range(n):
             if j >= n:
                 j = 0
-            if self._id(j) == mid and not self.flags(j) & _F_OFF:
+            if ids[j] == mid and not self.fl[j] & _F_OFF:
                 return j
             j += 1
         return -1
@@ -274,9 +244,7 @@ class Monitors:
         if not d:
             return
         self.next_id = max(self.next_id, d.get("next_id", 1))
-        rows = d.get("custom", ())
-        self._room(len(rows))
-        for r in rows:
+        for r in d.get("custom", ()):
             # [id, type, value, severity, component, variable, transaction, overrides]
             v = self.st.model.find(r[4], r[5])
             if v is None or not v.monitorable:
@@ -291,8 +259,8 @@ class Monitors:
         def fill(f):
             f.write('{"next_id": %d, "custom": [' % self.next_id)
             sep = ""
-            for j in range(self.n):
-                if (self.flags(j) >> _F_ORIGIN) & 3 != CUSTOM:
+            for j in range(len(self.fl)):
+                if (self.fl[j] >> _F_ORIGIN) & 3 != CUSTOM:
                     continue
                 m = self.at(j)
                 v = m[M_VAR]
@@ -306,20 +274,22 @@ class Monitors:
 
     def save_trips(self):
         ids = []
-        for j in range(self.n):
-            f = self.flags(j)
+        fl = self.fl
+        for j in range(len(fl)):
+            f = fl[j]
             if f & _F_TRIP and not f & _F_OFF and (f & _F_TYPE) <= LOWER:
-                ids.append(self._id(j))
+                ids.append(self.ids[j])
         self.st.store.save("trips.json", ids)
 
     def _restore_trips(self):
         # N07.FR.14: a threshold tripped before a reboot is still tripped after
         # it, so a value back in range sends its cleared=true.
         ids = self.st.store.load("trips.json", [])
-        for j in range(self.n):
-            f = self.flags(j)
-            if not f & _F_OFF and (f & _F_TYPE) <= LOWER and self._id(j) in ids:
-                self._setf(j, f | _F_TRIP)
+        fl = self.fl
+        for j in range(len(fl)):
+            f = fl[j]
+            if not f & _F_OFF and (f & _F_TYPE) <= LOWER and self.ids[j] in ids:
+                fl[j] = f | _F_TRIP
 
     # ---- what is installed -------------------------------------------------
 
@@ -331,32 +301,31 @@ class Monitors:
         schedule, or take the reference of, each that is on and has none."""
         preconf_on = self.base() != "HardWiredOnly"
         over = self.over
-        for j in range(self.n):
-            f = self.flags(j)
-            o = (f >> _F_ORIGIN) & 3
-            if o == PRECONF:
+        fl = self.fl
+        for j in range(len(fl)):
+            f = fl[j]
+            if (f >> _F_ORIGIN) & 3 == PRECONF:
                 on = preconf_on
-                i = self._id(j)
                 for k in over:
-                    if over[k] == i:
+                    if over[k] == self.ids[j]:
                         on = False
-                self._setf(j, f & ~_F_OFF if on else f | _F_OFF)
+                fl[j] = f & ~_F_OFF if on else f | _F_OFF
             self._prepare(j)
         self.band = None
 
     def _prepare(self, j):
         """Schedule a periodic monitor, take a Delta's reference, once."""
-        f = self.flags(j)
+        f = self.fl[j]
         t = f & _F_TYPE
         if f & _F_OFF or t <= LOWER:
             return
         if t >= PERIODIC:
             if not f & _F_ST:
                 self._schedule(j, ticks_ms())
-        elif self.st.model.vars[self._vi(j)].numeric:
+        elif self.st.model.vars[self.vi[j]].numeric:
             if not f & _F_ST:
                 self._reference(j)
-        elif self.refs.get(self._key(j, f)) is None:
+        elif self.refs.get(self._key(j)) is None:
             self._reference(j)
 
     def get(self, mid):
@@ -369,10 +338,11 @@ class Monitors:
 
     def duplicate(self, v, t, severity, mid):
         """Is there another active monitor of this type and severity on v (N04.FR.10)?"""
-        for j in range(self.n):
-            f = self.flags(j)
-            if not f & _F_OFF and self._vi(j) == v.index and (f & _F_TYPE) == t \
-                    and (f >> _F_SEV) & 15 == severity and self._id(j) != mid:
+        fl = self.fl
+        for j in range(len(fl)):
+            f = fl[j]
+            if not f & _F_OFF and self.vi[j] == v.index and (f & _F_TYPE) == t \
+                    and (f >> _F_SEV) & 15 == severity and self.ids[j] != mid:
                 return True
         return False
 
@@ -389,22 +359,21 @@ class Monitors:
         if j < 0:
             j = self._add(m)
         else:
-            f = self.flags(j)
+            f = self.fl[j]
             t = f & _F_TYPE
             trip = f & _F_TRIP if t == kind(m) and t <= LOWER else 0
             if (f >> _F_ORIGIN) & 3 == PRECONF:
                 # N04.FR.15: it becomes a CustomMonitor; the Preconfigured record keeps its state.
                 self.over[mid] = mid
-                self._setf(j, f | _F_OFF)
+                self.fl[j] = f | _F_OFF
                 j = self._add(m)           # among the customs, where a reboot loads it
             else:
                 if t == DELTA:
-                    self.refs.pop(self._key(j, f), None)
-                self._pack(j, m)           # same variable (MonitorMoved otherwise): still sorted
+                    self.refs.pop(self._key(j), None)
+                self._put(j, m)            # same variable (MonitorMoved otherwise): still sorted
             # N07.FR.11: a modified threshold is re-evaluated from the trip state it had.
-            self._setf(j, self.flags(j) | trip)
+            self.fl[j] |= trip
         self._prepare(j)
-        self.band = None
         if persist:
             self.save()
             self.save_trips()
@@ -415,14 +384,12 @@ class Monitors:
         persist=False: the caller writes once for its whole request."""
         j = self.find(mid)
         if j >= 0:
-            f = self.flags(j)
-            if (f >> _F_ORIGIN) & 3 == CUSTOM:
+            if (self.fl[j] >> _F_ORIGIN) & 3 == CUSTOM:
                 self._drop(j)
             else:
-                self._setf(j, f | _F_OFF)     # a factory monitor is only off, until a rebuild
+                self.fl[j] |= _F_OFF     # a factory monitor is only off, until a rebuild
         if self.over.pop(mid, None) is not None:
             self.rebuild()             # the Preconfigured monitor it overrode is back
-        self._fit()
         self.band = None
         if persist:
             self.save()
@@ -431,21 +398,28 @@ class Monitors:
     def set_base(self, base):
         """N03: All keeps customs and turns preconfigured ones on; FactoryDefault and
         HardWiredOnly delete every custom monitor (overrides included)."""
+        fl = self.fl
         if base != "All":
             j = 0
-            while j < self.n:
-                if (self.flags(j) >> _F_ORIGIN) & 3 == CUSTOM:
+            while j < len(fl):
+                if (fl[j] >> _F_ORIGIN) & 3 == CUSTOM:
                     self._drop(j)
                 else:
                     j += 1
             self.over = {}
-            self._fit()
+            # Copies without the room the deleted records left (arrays keep it otherwise).
+            self.ids = self.ids[:]
+            self.fl = fl = fl[:]
+            self.vi = self.vi[:]
+            self.val = self.val[:]
+            self.s = self.s[:]
+            self.dues = self.dues[:]
         self.st.model.set_ctrl("MonitoringCtrlr.ActiveMonitoringBase", base)
         if base == "HardWiredOnly":
-            for j in range(self.n):
-                f = self.flags(j)
+            for j in range(len(fl)):
+                f = fl[j]
                 if (f >> _F_ORIGIN) & 3 != HARDWIRED and (f & _F_TYPE) <= LOWER:
-                    self._setf(j, f & ~_F_TRIP)
+                    fl[j] = f & ~_F_TRIP
         self.rebuild()
         self.save()
         self.save_trips()
@@ -459,37 +433,33 @@ class Monitors:
 
     def _reference(self, j):
         """The variable's current value as record j's Delta reference."""
-        f = self.flags(j)
-        v = self.st.model.vars[self._vi(j)]
+        v = self.st.model.vars[self.vi[j]]
         x = v.value
         if not v.numeric:
-            self.refs[self._key(j, f)] = x
+            self.refs[self._key(j)] = x
         elif x is None:
-            self._setf(j, f & ~_F_ST)
+            self.fl[j] &= ~_F_ST
         else:
-            struct.pack_into("<d", self.r, j * _REC + 16, x)
-            self._setf(j, f | _F_ST)
+            self.s[j] = x
+            self.fl[j] |= _F_ST
 
     def _schedule(self, j, now):
         """Record j's next deadline."""
-        o = j * _REC
-        f = self.flags(j)
-        period = int(struct.unpack_from("<d", self.r, o + 8)[0] * 1000)
-        if (f & _F_TYPE) == PERIODIC:
-            due = ticks_add(now, period)
+        period = int(self.val[j] * 1000)
+        if (self.fl[j] & _F_TYPE) == PERIODIC:
+            self.dues[j] = ticks_add(now, period)
         else:
             ms = compat.now_ms()
             nxt = (ms // period) * period + period     # epoch-aligned, not hour-aligned
-            due = ticks_add(now, nxt - ms)
-            struct.pack_into("<d", self.r, o + 16, nxt)
-        struct.pack_into("<i", self.r, o + 24, due)
-        self._setf(j, f | _F_ST)
+            self.dues[j] = ticks_add(now, nxt - ms)
+            self.s[j] = nxt
+        self.fl[j] |= _F_ST
 
     def clock_changed(self):
         now = ticks_ms()
-        for j in range(self.n):
-            f = self.flags(j)
-            if (f & _F_TYPE) == ALIGNED and not f & _F_OFF:
+        fl = self.fl
+        for j in range(len(fl)):
+            if (fl[j] & _F_TYPE) == ALIGNED and not fl[j] & _F_OFF:
                 self._schedule(j, now)
         self.band = None
 
@@ -539,7 +509,7 @@ class Monitors:
         d = self.due
         fired = None
         if d is not None and ticks_diff(now, d) >= 0:
-            fired = self._run(0, self.n, now, None)    # every monitor, in order, as before
+            fired = self._run(0, len(self.fl), now, None)    # every monitor, in order, as before
             self.band = None
         else:
             for k in range(0, len(b), _BAND):
@@ -562,17 +532,18 @@ class Monitors:
     def _bands(self):
         """Recompute every band and the earliest deadline."""
         b = []
-        n = self.n
+        vi = self.vi
+        fl = self.fl
+        n = len(vi)
         d = None
         notx = not self.tx
         j = 0
         while j < n:
-            vi = self._vi(j)
             e = j + 1
-            while e < n and self._vi(e) == vi:
+            while e < n and vi[e] == vi[j]:
                 e += 1
             k = len(b)
-            b.append(self.st.model.vars[vi])
+            b.append(self.st.model.vars[vi[j]])
             b.append(j)
             b.append(e)
             b.append(None)
@@ -582,11 +553,10 @@ class Monitors:
             if not self._band(b, k):
                 del b[k:]
             for i in range(j, e):
-                f = self.flags(i)
+                f = fl[i]
                 if (f & _F_TYPE) >= PERIODIC and f & _F_ST and not f & _F_OFF and not (f & _F_TX and notx):
-                    due = struct.unpack_from("<i", self.r, i * _REC + 24)[0]
-                    if d is None or ticks_diff(due, d) < 0:
-                        d = due
+                    if d is None or ticks_diff(self.dues[i], d) < 0:
+                        d = self.dues[i]
             j = e
         self.band = b[:]       # without the slack appends left
         self.due = d
@@ -595,29 +565,29 @@ class Monitors:
     def _band(self, b, k):
         """Fill band entry k from its variable's records; False when no threshold or Delta counts."""
         v = b[k]
-        r = self.r
         notx = not self.tx
         gt = ge = INF
         lt = le = NINF
         ref = None
         seen = False
         for j in range(b[k + 1], b[k + 2]):
-            f = self.flags(j)
+            f = self.fl[j]
             t = f & _F_TYPE
             if t > DELTA or f & _F_OFF or (f & _F_TX and notx):
                 continue
             if not v.numeric:
                 if t == DELTA:
-                    x = self.refs.get(self._key(j, f))
+                    x = self.refs.get(self._key(j))
                     ref = x if not seen else (ref if x == ref else _ANY)
                     seen = True
                 continue
             seen = True
-            x, s = struct.unpack_from("<dd", r, j * _REC + 8)
+            x = self.val[j]
             if t == DELTA:
                 if not f & _F_ST:
                     gt = NINF          # no reference yet: the next value is taken
                 else:
+                    s = self.s[j]
                     if s + x < gt:
                         gt = s + x
                     if s - x > lt:
@@ -645,24 +615,22 @@ class Monitors:
 
     def _run(self, lo, hi, now, fired):
         """Evaluate records lo..hi-1; returns fired, with what fired appended."""
-        r = self.r
+        fl = self.fl
         vs = self.st.model.vars
         notx = not self.tx
         for j in range(lo, hi):
-            o = j * _REC
-            f = self.flags(j)
+            f = fl[j]
             if f & _F_OFF or (f & _F_TX and notx):
                 continue
             t = f & _F_TYPE
-            v = vs[self._vi(j)]
+            v = vs[self.vi[j]]
             val = v.value
             if t <= LOWER:
                 if val is None or not v.numeric:
                     continue
-                x = struct.unpack_from("<d", r, o + 8)[0]
-                out = val > x if t == UPPER else val < x
+                out = val > self.val[j] if t == UPPER else val < self.val[j]
                 if out != ((f & _F_TRIP) != 0):
-                    self._setf(j, f ^ _F_TRIP)
+                    fl[j] = f ^ _F_TRIP
                     fired = self._fire(fired, j, "Alerting", not out)
                     self.trips_changed = True
             elif t == DELTA:
@@ -670,32 +638,33 @@ class Monitors:
                     continue
                 if v.numeric:
                     if f & _F_ST:
-                        x, s = struct.unpack_from("<dd", r, o + 8)
+                        x = self.val[j]
+                        s = self.s[j]
                         if val > s + x or val < s - x:
                             fired = self._fire(fired, j, "Delta", False)
                             self._reference(j)
                     else:
                         self._reference(j)
                 else:
-                    key = self._key(j, f)
+                    key = self._key(j)
                     ref = self.refs.get(key)
                     if ref is not None and val != ref:
                         fired = self._fire(fired, j, "Delta", False)
                     self.refs[key] = val
             elif f & _F_ST:
-                due = struct.unpack_from("<i", r, o + 24)[0]
+                due = self.dues[j]
                 if ticks_diff(now, due) < 0:
                     continue
-                if t == ALIGNED and compat.now_ms() < struct.unpack_from("<d", r, o + 16)[0]:
+                if t == ALIGNED and compat.now_ms() < self.s[j]:
                     self._schedule(j, now)    # the tick clock ran ahead of the wall clock
                     continue
                 fired = self._fire(fired, j, "Periodic", False)
                 if t == PERIODIC:
-                    iv = int(struct.unpack_from("<d", r, o + 8)[0] * 1000)
+                    iv = int(self.val[j] * 1000)
                     due = ticks_add(due, iv)
                     if ticks_diff(due, now) <= 0:
                         due = ticks_add(now, iv)
-                    struct.pack_into("<i", r, o + 24, due)
+                    self.dues[j] = due
                 else:
                     self._schedule(j, now)
         return fired
