@@ -15,7 +15,8 @@ O(variables), whatever the number of monitors.
 
 Outside this module a monitor is still the tuple it used to be (indices M_*):
 `active` builds them on demand (requests, reports, events: not the tick),
-and what fired is (monitor tuple, trigger, cleared).
+and what fired is (monitor, trigger, cleared), the monitor only its first
+four slots (id, flags, value, variable: all an event reads).
 Origins: board monitors are HardWired or Preconfigured (the factory set);
 SetVariableMonitoring makes Custom ones, and a custom monitor that took a
 Preconfigured monitor's id "overrides" it until SetMonitoringBase resets it
@@ -170,8 +171,8 @@ class Monitors:
         i = self.ids[j]
         return i if (self.fl[j] >> _F_ORIGIN) & 3 == CUSTOM else ~i
 
-    def at(self, j):
-        """Record j as a monitor tuple."""
+    def at(self, j, short=False):
+        """Record j as a monitor tuple (short: its first four slots only)."""
         f = self.fl[j]
         i = self.ids[j]
         x = self.val[j]
@@ -180,7 +181,7 @@ class Monitors:
             x = int(x)
         t = f & _F_TYPE
         g = f & _F_PUB
-        if t <= LOWER:
+        if t <= LOWER or short:
             return (i, g, x, v)
         st = f & _F_ST
         s = self.s[j]
@@ -543,13 +544,7 @@ class Monitors:
             while e < n and vi[e] == vi[j]:
                 e += 1
             k = len(b)
-            b.append(self.st.model.vars[vi[j]])
-            b.append(j)
-            b.append(e)
-            b.append(None)
-            b.append(None)
-            b.append(None)
-            b.append(None)
+            b.extend((self.st.model.vars[vi[j]], j, e, None, None, None, None))
             if not self._band(b, k):
                 del b[k:]
             for i in range(j, e):
@@ -683,9 +678,11 @@ class Monitors:
         return fired
 
     def _fire(self, fired, j, trigger, cleared):
+        """Append (monitor, trigger, cleared); the monitor without its state: a
+        tick where dozens fire holds them all until Outbox.post."""
         if fired is None:
             fired = []
-        fired.append((self.at(j), trigger, cleared))
+        fired.append((self.at(j, True), trigger, cleared))
         return fired
 
     def _fault(self, fired, v, cleared):
