@@ -583,10 +583,12 @@ class Monitors:
                     gt = NINF          # no reference yet: the next value is taken
                 else:
                     s = self.s[j]
-                    if s + x < gt:
-                        gt = s + x
-                    if s - x > lt:
-                        lt = s - x
+                    hi = s + x
+                    if hi < gt:
+                        gt = hi
+                    s -= x
+                    if s > lt:
+                        lt = s
             elif t == UPPER:
                 if f & _F_TRIP:
                     if x > le:
