@@ -294,13 +294,10 @@ class Monitors:
 
     # ---- what is installed -------------------------------------------------
 
-    def base(self):
-        return self.st.model.ctrl("MonitoringCtrlr.ActiveMonitoringBase")
-
     def rebuild(self):
         """Turn each factory monitor on or off by the base and the overrides;
         schedule, or take the reference of, each that is on and has none."""
-        preconf_on = self.base() != "HardWiredOnly"
+        preconf_on = self.st.model.ctrl("MonitoringCtrlr.ActiveMonitoringBase") != "HardWiredOnly"
         over = self.over
         fl = self.fl
         for j in range(len(fl)):
@@ -401,20 +398,23 @@ class Monitors:
         HardWiredOnly delete every custom monitor (overrides included)."""
         fl = self.fl
         if base != "All":
-            j = 0
-            while j < len(fl):
-                if (fl[j] >> _F_ORIGIN) & 3 == CUSTOM:
-                    self._drop(j)
-                else:
-                    j += 1
+            # The factory records moved down over the custom ones, then the arrays
+            # copied at their new length: no room kept for the deleted records.
+            cols = (self.ids, fl, self.vi, self.val, self.s, self.dues)
+            w = 0
+            for j in range(len(fl)):
+                if (fl[j] >> _F_ORIGIN) & 3 != CUSTOM:
+                    for a in cols:
+                        a[w] = a[j]
+                    w += 1
+            self.ids, self.fl, self.vi, self.val, self.s, self.dues = [a[:w] for a in cols]
+            fl = self.fl
+            refs = self.refs
+            self.refs = {}
+            for k in refs:
+                if k < 0:              # a factory monitor's (~id)
+                    self.refs[k] = refs[k]
             self.over = {}
-            # Copies without the room the deleted records left (arrays keep it otherwise).
-            self.ids = self.ids[:]
-            self.fl = fl = fl[:]
-            self.vi = self.vi[:]
-            self.val = self.val[:]
-            self.s = self.s[:]
-            self.dues = self.dues[:]
         self.st.model.set_ctrl("MonitoringCtrlr.ActiveMonitoringBase", base)
         if base == "HardWiredOnly":
             for j in range(len(fl)):
