@@ -10,8 +10,8 @@ imports   modules imported one at a time, in the order given (leaves first),
           imported included: `new` names them).
 qstr      micropython.qstr_info() before and after: the interned names the
           .mpy files bring (never freed).
-objects   per-object costs: a Variable, a monitor (its 10-slot list), a
-          monitor installed in a Station (lists and the id index included),
+objects   per-object costs: a Variable, a monitor tuple (mon.new), a
+          monitor installed in a Station (its record in the store's arrays),
           a board variable in a Station (its board dicts, Variable, index
           entries), the schema tables (protocol.schema's REQ/RES alone).
 """
@@ -78,9 +78,9 @@ def objects(root):
         lambda i: Variable(comp, names[i], "decimal", "ReadOnly", "Celsius", -40, 150))
     v = Variable(comp, names[0], "decimal")
     v.value = 20.5
-    per("monitor list, threshold (mon.new, int value)", 100,
+    per("monitor tuple, threshold (mon.new, int value)", 100,
         lambda i: mon.new(i, mon.UPPER, 80, 5, mon.CUSTOM, v))
-    per("monitor list, threshold (float value)", 100,
+    per("monitor tuple, threshold (float value)", 100,
         lambda i: mon.new(i, mon.UPPER, 80.5 + i, 5, mon.CUSTOM, v))
 
     # A board variable in a Station: 1 vs 51 variables.
@@ -105,7 +105,7 @@ def objects(root):
         ms.install(mon.new(ms.alloc_id(), mon.DELTA if i % 2 else mon.UPPER, 5 if i % 2 else 90, i % 10,
                            mon.CUSTOM, vs[i % 50]), False)
     b = heap()
-    kit.emit("object", what="monitor installed in a Station (list, index, references; half Delta)",
+    kit.emit("object", what="monitor installed in a Station (a record in the arrays; half Delta)",
              bytes=(b - a) / 100, n=100)
     st51 = None
     ms = None

@@ -63,9 +63,8 @@ def _set(station, item):
             return "HardWiredMonitor"
         if old[mon.M_VAR] is not v:
             return "MonitorMoved"
-    for m in ms.active:
-        if m[mon.M_VAR] is v and mon.kind(m) == t and mon.sev(m) == sev and m[mon.M_ID] != mid:
-            return "Duplicate"
+    if ms.duplicate(v, t, sev, mid):
+        return "Duplicate"
     if t == mon.DELTA and not v.numeric:
         val = 1   # N04.FR.17: the value of a non-numeric Delta is ignored
     m = mon.new(mid if mid is not None else ms.alloc_id(), t, val, sev, mon.CUSTOM, v,

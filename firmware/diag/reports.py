@@ -75,29 +75,20 @@ def select(station, req):
 
 def pages(ms, ids, budget):
     """Yield (monitor list of MonitoringData dicts, last?) pages under the item
-    (40) and byte budgets. ids are looked up in ms.active from where the last
-    one was found: both are in variable order, so the walk is linear."""
+    (40) and byte budgets. ids are looked up in the monitor store from where
+    the last one was found: both are in variable order, so the walk is linear."""
     page = []
     used = 100
     cv = None                         # the variable of the page's last group
     i = 0
     pos = 0
     while i < len(ids):
-        act = ms.active               # read again: it may have been rebuilt between pages
-        na = len(act)
         mid = ids[i]
-        m = None
-        j = pos
-        for _ in range(na):
-            if j >= na:
-                j = 0
-            if act[j][mon.M_ID] == mid:
-                m = act[j]
-                break
-            j += 1
+        j = ms.find(mid, pos)         # the store may have changed between pages
         i += 1
-        if m is None:                 # deleted since the request
+        if j < 0:                     # deleted since the request
             continue
+        m = ms.at(j)
         e = {"id": mid, "transaction": mon.tx(m), "value": m[mon.M_VALUE],
              "type": mon.TYPES[mon.kind(m)], "severity": mon.sev(m)}
         size = len(json.dumps(e)) + 2

@@ -365,6 +365,34 @@ def test_N07_FR14_a_new_monitor_tripping_at_once_keeps_the_others_trip_state_on_
     assert all(e["cleared"] is True for e in evs)
 
 
+def test_N04_transaction_monitor_counts_only_while_a_transaction_runs():
+    st = kit.make()
+    item = {"value": 50, "type": "UpperThreshold", "severity": 5, "component": EVSE1, "variable": TEMP,
+            "transaction": True}
+    mid = kit.call(st, "SetVariableMonitoring", {"setMonitoringData": [item]})["setMonitoringResult"][0]["id"]
+    kit.push(st, 60)
+    assert kit.drain(st) == []                     # over, but no transaction
+    st.monitors.set_transaction(1, "tx-1")
+    kit.push(st, 60)                               # the same value: now it counts
+    evs = kit.drain(st)
+    assert [(e["variableMonitoringId"], e["cleared"], e["transactionId"]) for e in evs] == [(mid, False, "tx-1")]
+    st.monitors.set_transaction(1, None)
+    kit.push(st, 40)
+    assert kit.drain(st) == []                     # back in range after the transaction: nothing
+    st.monitors.set_transaction(2, "tx-2")
+    kit.push(st, 40)
+    assert [e["cleared"] for e in kit.drain(st)] == [True]
+
+
+def test_N02_N04_threshold_value_kept_as_given_int_or_decimal():
+    st = kit.make()
+    a = kit.setmon(st, "UpperThreshold", 50)["id"]
+    b = kit.setmon(st, "LowerThreshold", 10.5)["id"]
+    assert [type(st.monitors.get(i)[mon.M_VALUE]) for i in (a, b)] == [int, float]
+    rows = kit.again(st).store.load("monitors.json")["custom"]
+    assert [(r[0], r[2], type(r[2])) for r in rows] == [(a, 50, int), (b, 10.5, float)]
+
+
 def test_N07_FR18_numeric_delta_reference_moves_with_each_event():
     st = kit.make()
     mid = kit.setmon(st, "Delta", 10)["id"]
