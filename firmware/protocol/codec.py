@@ -8,7 +8,7 @@ and the reasons. Runs unchanged on MicroPython and CPython.
 
 Speed notes (MicroPython): a call whose frame (locals + value stack + try
 blocks) exceeds 11 words gets its frame from the heap, so the success-path
-functions (_parse, decode, _fast, _ok, _okv, _open, _dt, validate) are kept
+functions (decode, _fast, _ok, _okv, _open, _dt, validate) are kept
 that small: one try each at most, few locals, error construction moved out
 to helpers. Validation walks
 with a yes/no fast path (_ok/_okv) that builds nothing; only when it says no
@@ -80,41 +80,41 @@ def error(msg_id, code, description="", details=None):
 
 # ---------------------------------------------------------------- decoder
 
-_BAD = object()  # _parse: not JSON
+_BAD = object()  # decode: not JSON
 # RuntimeError: CPython's RecursionError. MemoryError: MicroPython's json.loads
 # keeps a stack on the heap, so a frame nested a few thousand deep (10 KB, well
 # under max_message) exhausts it; that is a frame we cannot read, not a reason
 # to drop the connection (host_tests/test_fuzz.py, docs/robustness.md).
 _JSONERR = (ValueError, TypeError, RuntimeError, MemoryError)
-
-
-def _parse(text):
-    try:
-        return json.loads(text)
-    except _JSONERR:
-        return _BAD
+_loads = json.loads
 
 
 def decode(text):
     """Parse one OCPP-J frame (str or bytes); check its structure, not its payload.
 
-    Returns (CALL, msg_id, action, payload), (CALLRESULT, msg_id, payload, None)
-    or (CALLERROR, msg_id, (code, description, details), None); raises CallError.
+    Returns a list of four: [CALL, msg_id, action, payload],
+    [CALLRESULT, msg_id, payload, None] or [CALLERROR, msg_id,
+    (code, description, details), None]; raises CallError. For a CALL and a
+    CALLRESULT it is the list json.loads built (the CALLRESULT's None goes
+    in the slot the list has spare): nothing is allocated beyond the parse.
     """
-    a = _parse(text)
+    try:
+        a = _loads(text)
+    except _JSONERR:
+        a = _BAD
     # OCPP-J: the message id is a string of at most 36 characters
-    if _type(a) is _list and _type(a[0] if a else None) is _int and _len(a) > 2 \
-            and _type(a[1]) is _str and _len(a[1]) <= 36:
-        n = _len(a)
+    if _type(a) is _list and _len(a) > 2 and _type(a[0]) is _int and _type(a[1]) is _str \
+            and _len(a[1]) <= 36:
         if a[0] == 2:
-            if n == 4 and _type(a[2]) is _str:
-                return CALL, a[1], a[2], a[3]
+            if _len(a) == 4 and _type(a[2]) is _str:
+                return a
         elif a[0] == 3:
-            if n == 3:
-                return CALLRESULT, a[1], a[2], None
+            if _len(a) == 3:
+                a.append(None)
+                return a
         elif a[0] == 4:
-            if n == 5 and _type(a[2]) is _str and _type(a[3]) is _str and _type(a[4]) is _dict:
-                return CALLERROR, a[1], (a[2], a[3], a[4]), None
+            if _len(a) == 5 and _type(a[2]) is _str and _type(a[3]) is _str and _type(a[4]) is _dict:
+                return [CALLERROR, a[1], (a[2], a[3], a[4]), None]
     raise _frame_error(a)
 
 
@@ -384,5 +384,5 @@ def validate(action, is_request, payload, msg_id=None):
     t = (REQ if is_request else RES).get(action)
     if t is None:
         t = _own(action, is_request, msg_id)
-    if _type(payload) is not _dict or not _fast(payload, t):
+    if _type(payload) is not _dict or (payload or t[0]) and not _fast(payload, t):
         raise _explain(t, payload, msg_id)

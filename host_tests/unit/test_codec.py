@@ -53,11 +53,11 @@ def test_error_description_cut_to_255():
 
 def test_round_trips():
     p = _smd(2)
-    assert codec.decode(codec.call("a-1", "SetVariableMonitoring", p)) == (CALL, "a-1", "SetVariableMonitoring", p)
+    assert codec.decode(codec.call("a-1", "SetVariableMonitoring", p)) == [CALL, "a-1", "SetVariableMonitoring", p]
     r = {"status": "Accepted", "statusInfo": {"reasonCode": "ok"}}
-    assert codec.decode(codec.result("a-2", r)) == (CALLRESULT, "a-2", r, None)
+    assert codec.decode(codec.result("a-2", r)) == [CALLRESULT, "a-2", r, None]
     assert codec.decode(codec.error("a-3", "FormatViolation", "bad", {"k": [1]})) == \
-        (CALLERROR, "a-3", ("FormatViolation", "bad", {"k": [1]}), None)
+        [CALLERROR, "a-3", ("FormatViolation", "bad", {"k": [1]}), None]
     # non-ASCII survives
     q = {"data": "\u00e9t\u00e9 \u20ac", "seqNo": 0, "generatedAt": "2026-11-23T19:00:00Z", "requestId": 1}
     f = codec.decode(codec.call("x", "NotifyCustomerInformation", q))
@@ -66,14 +66,14 @@ def test_round_trips():
 
 
 def test_decode_takes_bytes():
-    assert codec.decode(b'[2,"1","Heartbeat",{}]') == (CALL, "1", "Heartbeat", {})
+    assert codec.decode(b'[2,"1","Heartbeat",{}]') == [CALL, "1", "Heartbeat", {}]
 
 
 def test_decode_does_not_validate_payloads():
     # the session validates separately; decode only checks the frame
-    assert codec.decode('[2,"1","GetLog",[1]]') == (CALL, "1", "GetLog", [1])
+    assert codec.decode('[2,"1","GetLog",[1]]') == [CALL, "1", "GetLog", [1]]
     assert codec.decode('[2,"1","NoSuchAction",{"x":1}]')[2] == "NoSuchAction"
-    assert codec.decode('[3,"1","not an object"]') == (CALLRESULT, "1", "not an object", None)
+    assert codec.decode('[3,"1","not an object"]') == [CALLRESULT, "1", "not an object", None]
 
 
 # ------------------------------------------------------------ framing errors
