@@ -8,10 +8,10 @@ and the reasons. Runs unchanged on MicroPython and CPython.
 
 Speed notes (MicroPython): a call whose frame (locals + value stack + try
 blocks) exceeds 11 words gets its frame from the heap, so the success-path
-functions (decode, _fast, _ok, _okv, _open, _dt, validate) are kept
+functions (decode, _fast, _ok, _okv, _tup, _open, _dt, validate) are kept
 that small: one try each at most, few locals, error construction moved out
 to helpers. Validation walks
-with a yes/no fast path (_ok/_okv) that builds nothing; only when it says no
+with a yes/no fast path (_ok/_okv/_tup) that builds nothing; only when it says no
 does the explain path (_eval, then _explain) walk again to find the code and path.
 """
 import json
@@ -22,7 +22,7 @@ CALL, CALLRESULT, CALLERROR = 2, 3, 4
 
 # Builtins as module globals: MicroPython caches a global's slot, while a
 # builtin costs a failed globals lookup first; this halves _ok's time.
-_type, _int, _str, _dict, _list, _float, _len = type, int, str, dict, list, float, len
+_type, _int, _str, _dict, _list, _tuple, _float, _len = type, int, str, dict, list, tuple, float, len
 
 
 
@@ -147,7 +147,8 @@ def _frame_error(a):
 # (json gives int), so 5.0 is not an integer; a bool is neither integer nor
 # number, although Python's bool is an int subclass (type() is bool).
 
-_MDAYS = b"\x00\x1f\x1d\x1f\x1e\x1f\x1e\x1f\x1f\x1e\x1f\x1e\x1f"  # days per month, Feb 29
+_MDAYS = b"\x00\x1f\x1d\x1f\x1e\x1f\x1e\x1f\x1f\x1e\x1f\x1e\x1f\x00\x00\x00"  # days per month & 15, Feb 29
+_DIG = bytes(c - 48 if 47 < c < 58 else 99 for c in range(128))  # ASCII byte -> digit value, 99 if none
 
 
 def _dt(v):
@@ -155,47 +156,43 @@ def _dt(v):
 
     YYYY-MM-DD"T"hh:mm:ss[.f+]("Z"|+hh:mm|-hh:mm), T and Z in either case,
     second 60 allowed (leap second) as RFC 3339 and compat.parse_iso allow.
-    Byte arithmetic on the ASCII form, nothing sliced: about 3x faster than
-    compat.parse_iso on MicroPython and never laxer (host_tests/unit/
-    test_codec.py checks that compat.parse_iso accepts what this accepts).
+    Byte arithmetic on the ASCII form, nothing sliced: never laxer than
+    compat.parse_iso (host_tests/unit/test_codec.py checks that it accepts
+    what this accepts). A field's value is read through _DIG, where a
+    non-digit is 99, so one range check per field also checks its digits;
+    the ranges are or-ed as "limit - value", negative when one is broken.
     """
     b = v.encode()
     n = _len(b)
     if n < 20 or n != _len(v):  # too short, or not ASCII
         return False
-    # digits where RFC 3339 has DIGIT (unrolled: twice as fast as a loop),
-    # separators; hour <= 23 and second <= 60 below (48 * 11 = 528)
-    if not (47 < b[0] < 58 and 47 < b[1] < 58 and 47 < b[2] < 58 and 47 < b[3] < 58
-            and 47 < b[5] < 50 and 47 < b[6] < 58 and 47 < b[8] < 52 and 47 < b[9] < 58
-            and 47 < b[11] < 51 and 47 < b[12] < 58 and 47 < b[14] < 54 and 47 < b[15] < 58
-            and 47 < b[17] < 55 and 47 < b[18] < 58
-            and b[4] == 45 and b[7] == 45 and b[13] == 58 and b[16] == 58 and b[10] | 32 == 116) \
-            or b[11] * 10 + b[12] > 551 or b[17] * 10 + b[18] > 588:
-        return False
-    i = b[5] * 10 + b[6] - 528  # month
-    n = b[8] * 10 + b[9] - 528  # day
-    if i < 1 or i > 12 or n < 1 or n > _MDAYS[i]:
+    t = _DIG
+    i = t[b[5]] * 10 + t[b[6]]  # month
+    n = t[b[8]] * 10 + t[b[9]]  # day (month 0 or 13-15: _MDAYS 0, below any day)
+    if ((12 - i) | (n - 1) | (_MDAYS[i & 15] - n) | (23 - t[b[11]] * 10 - t[b[12]])
+            | (59 - t[b[14]] * 10 - t[b[15]]) | (60 - t[b[17]] * 10 - t[b[18]])
+            | (15 - (t[b[0]] | t[b[1]] | t[b[2]] | t[b[3]]))) < 0 \
+            or b[4] != 45 or b[7] != 45 or b[10] | 32 != 116 or b[13] != 58 or b[16] != 58:
         return False
     if i == 2 and n == 29:
-        i = b[0] * 1000 + b[1] * 100 + b[2] * 10 + b[3] - 53328  # year
+        i = t[b[0]] * 1000 + t[b[1]] * 100 + t[b[2]] * 10 + t[b[3]]  # year
         if i % 4 or (i % 100 == 0 and i % 400):
             return False
-    n = _len(b)
-    i = 19
-    if b[19] == 46:  # '.' and one digit or more
-        i = 20
-        while i < n and 47 < b[i] < 58:
-            i += 1
-        if i == 20:
+    i = _len(b) - 1
+    if b[i] | 32 != 122:  # not "Z": "+hh:mm" or "-hh:mm"
+        i -= 5
+        if i < 19 or (b[i] != 43 and b[i] != 45) or b[i + 3] != 58 \
+                or (23 - t[b[i + 1]] * 10 - t[b[i + 2]] | 59 - t[b[i + 4]] * 10 - t[b[i + 5]]) < 0:
             return False
-    n -= i  # what is left: "Z" or "+hh:mm"
-    if n == 1:
-        return b[i] | 32 == 122
-    if n != 6 or (b[i] != 43 and b[i] != 45) or b[i + 3] != 58:
+    # b[19:i]: nothing, or "." and one digit or more
+    if i == 19:
+        return True
+    if b[19] != 46 or i == 20:
         return False
-    n = b[i + 1] * 10 + b[i + 2] - 528
-    return (47 < b[i + 1] < 51 and 47 < b[i + 2] < 58 and n <= 23
-            and 47 < b[i + 4] < 54 and 47 < b[i + 5] < 58)
+    for n in range(20, i):
+        if t[b[n]] > 9:
+            return False
+    return True
 
 
 def _ok(d, o):
@@ -204,35 +201,35 @@ def _ok(d, o):
     A property the table does not have raises KeyError (o[k]), caught once
     per message in _fast: cheaper than a .get() and a None test per key.
     Open objects (customData, extra properties allowed) never come here:
-    their spec is (-5, table), checked by _okv with _open.
+    their spec is (-5, table), checked by _tup with _open. Strings,
+    integers, date-times, enums and objects are checked inline; the rest
+    (numbers, booleans) by _okv, arrays and other tuples by _tup.
     """
     for k in o[0]:
         if k not in d:
             return False
     for k in d:
         s = o[k]
+        k = d[k]  # the value from here on: a local fewer keeps the frame off the heap
         if _type(s) is _int:
             if s >= 0:
-                if _type(d[k]) is not _str or _len(d[k]) > s:
+                if _type(k) is not _str or _len(k) > s:
                     return False
             elif s == -1:
-                if _type(d[k]) is not _int:
+                if _type(k) is not _int:
                     return False
-            elif s == -2:
-                if _type(d[k]) is not _int and _type(d[k]) is not _float:
+            elif s == -4:
+                if _type(k) is not _str or not _dt(k):
                     return False
-            elif s == -3:
-                if d[k] is not True and d[k] is not False:
-                    return False
-            elif _type(d[k]) is not _str or not _dt(d[k]):
+            elif not _okv(k, s):
                 return False
         elif _type(s) is _dict:
-            if _type(d[k]) is not _dict or not _ok(d[k], s):
+            if _type(k) is not _dict or not _ok(k, s):
                 return False
         elif _type(s[0]) is _str:  # enum: a non-string is never equal to a member
-            if d[k] not in s:
+            if k not in s:
                 return False
-        elif not _okv(d[k], s):
+        elif not _tup(k, s):
             return False
     return True
 
@@ -271,8 +268,12 @@ def _okv(v, s):
         return _type(v) is _dict and _ok(v, s)
     if _type(s[0]) is _str:  # enum: a non-string is never equal to a member
         return v in s
-    if s[0] == -5:  # open object
-        return _type(v) is _dict and _open(v, s[1])
+    return _tup(v, s)
+
+
+def _tup(v, s):
+    """Fast path for an array, an open object or a bounded number (a tuple spec, not an enum).
+    Array items that are objects, integers or enums are checked inline."""
     if s[0] >= 0:  # array
         if _type(v) is not _list or _len(v) < s[0] or _len(v) > s[1]:
             return False
@@ -281,11 +282,21 @@ def _okv(v, s):
             for x in v:
                 if _type(x) is not _dict or not _ok(x, s):
                     return False
+        elif s == -1:
+            for x in v:
+                if _type(x) is not _int:
+                    return False
+        elif _type(s) is _tuple and _type(s[0]) is _str:
+            for x in v:
+                if x not in s:
+                    return False
         else:
             for x in v:
                 if not _okv(x, s):
                     return False
         return True
+    if s[0] == -5:  # open object
+        return _type(v) is _dict and _open(v, s[1])
     return _okv(v, s[0]) and (s[1] is None or v >= s[1]) and (s[2] is None or v <= s[2])
 
 
