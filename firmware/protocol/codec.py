@@ -16,6 +16,7 @@ does the explain path (_eval, then _explain) walk again to find the code and pat
 """
 import json
 
+from compat import IS_MPY
 from protocol.schema import REQ, RES
 
 CALL, CALLRESULT, CALLERROR = 2, 3, 4
@@ -397,3 +398,7 @@ def validate(action, is_request, payload, msg_id=None):
         t = _own(action, is_request, msg_id)
     if _type(payload) is not _dict or (payload or t[0]) and not _fast(payload, t):
         raise _explain(t, payload, msg_id)
+
+
+if not IS_MPY:  # CPython: json's C scanner and one regex do the same (protocol/codec_cpython.py)
+    from protocol.codec_cpython import loads as _loads, dt as _dt
