@@ -6,13 +6,17 @@ JSON schemas by tools/gen_schema.py). Every problem is a CallError carrying
 the CALLERROR code of OCPP-J 2.0.1 section 4.3; docs/codec.md has the mapping
 and the reasons. Runs unchanged on MicroPython and CPython.
 
-Speed notes (MicroPython): a call whose frame (locals + value stack + try
-blocks) exceeds 11 words gets its frame from the heap, so the success-path
-functions (decode, _fast, _ok, _okv, _tup, _open, _dt, validate) are kept
-that small: one try each at most, few locals, error construction moved out
-to helpers. Validation walks
-with a yes/no fast path (_ok/_okv/_tup) that builds nothing; only when it says no
-does the explain path (_eval, then _explain) walk again to find the code and path.
+Speed notes (MicroPython): nothing on the success path allocates beyond
+json.loads (decode returns the list it built; a block of more than 16 bytes
+is slow to find in a heap full of garbage). A call whose frame (locals +
+value stack + 3 words a try) exceeds 11 words gets its frame from the heap,
+so the success-path functions (decode, _fast, _ok, _okv, _tup, _open, _dt,
+validate) are kept that small: one try each at most, few locals, error
+construction moved out to helpers. Validation walks with a yes/no fast
+path (_ok/_okv/_tup) that builds nothing; only when it says no does the
+explain path (_eval, then _explain) walk again to find the code and path.
+On CPython, json's C scanner and a regex take over parsing and date-times
+(protocol/codec_cpython.py).
 """
 import json
 
@@ -148,8 +152,9 @@ def _frame_error(a):
 # (json gives int), so 5.0 is not an integer; a bool is neither integer nor
 # number, although Python's bool is an int subclass (type() is bool).
 
-_MDAYS = b"\x00\x1f\x1d\x1f\x1e\x1f\x1e\x1f\x1f\x1e\x1f\x1e\x1f\x00\x00\x00"  # days per month & 15, Feb 29
-_DIG = bytes(c - 48 if 47 < c < 58 else 99 for c in range(128))  # ASCII byte -> digit value, 99 if none
+# days in month m & 15 (Feb 29; 0 for months 0, 13-15); a byte's digit value, 99 for a non-digit
+_MDAYS = b"\x00\x1f\x1d\x1f\x1e\x1f\x1e\x1f\x1f\x1e\x1f\x1e\x1f\x00\x00\x00"
+_DIG = bytes(c - 48 if 47 < c < 58 else 99 for c in range(256))
 
 
 def _dt(v):
@@ -157,29 +162,32 @@ def _dt(v):
 
     YYYY-MM-DD"T"hh:mm:ss[.f+]("Z"|+hh:mm|-hh:mm), T and Z in either case,
     second 60 allowed (leap second) as RFC 3339 and compat.parse_iso allow.
-    Byte arithmetic on the ASCII form, nothing sliced: never laxer than
-    compat.parse_iso (host_tests/unit/test_codec.py checks that it accepts
-    what this accepts). A field's value is read through _DIG, where a
-    non-digit is 99, so one range check per field also checks its digits;
-    the ranges are or-ed as "limit - value", negative when one is broken.
+    Byte arithmetic on the UTF-8 form, nothing sliced; every byte is checked
+    against an ASCII one, so a non-ASCII character never passes. A field's
+    value is read through _DIG, where a non-digit is 99, so one range test
+    per field also checks its digits: "limit - value" for every field and
+    "-(byte ^ separator)" for every separator or-ed, negative when one is
+    wrong. Never laxer than compat.parse_iso (host_tests/unit/test_codec.py).
     """
     b = v.encode()
     n = _len(b)
-    if n < 20 or n != _len(v):  # too short, or not ASCII
+    if n < 20:
         return False
     t = _DIG
     i = t[b[5]] * 10 + t[b[6]]  # month
     n = t[b[8]] * 10 + t[b[9]]  # day (month 0 or 13-15: _MDAYS 0, below any day)
     if ((12 - i) | (n - 1) | (_MDAYS[i & 15] - n) | (23 - t[b[11]] * 10 - t[b[12]])
             | (59 - t[b[14]] * 10 - t[b[15]]) | (60 - t[b[17]] * 10 - t[b[18]])
-            | (15 - (t[b[0]] | t[b[1]] | t[b[2]] | t[b[3]]))) < 0 \
-            or b[4] != 45 or b[7] != 45 or b[10] | 32 != 116 or b[13] != 58 or b[16] != 58:
+            | (15 - (t[b[0]] | t[b[1]] | t[b[2]] | t[b[3]]))
+            | -((b[4] ^ 45) | (b[7] ^ 45) | ((b[10] | 32) ^ 116) | (b[13] ^ 58) | (b[16] ^ 58))) < 0:
         return False
     if i == 2 and n == 29:
         i = t[b[0]] * 1000 + t[b[1]] * 100 + t[b[2]] * 10 + t[b[3]]  # year
         if i % 4 or (i % 100 == 0 and i % 400):
             return False
     i = _len(b) - 1
+    if i == 23 and b[19] == 46 and b[23] | 32 == 122:  # ".sssZ", what compat.iso writes
+        return t[b[20]] | t[b[21]] | t[b[22]] < 16
     if b[i] | 32 != 122:  # not "Z": "+hh:mm" or "-hh:mm"
         i -= 5
         if i < 19 or (b[i] != 43 and b[i] != 45) or b[i + 3] != 58 \
@@ -202,36 +210,41 @@ def _ok(d, o):
     A property the table does not have raises KeyError (o[k]), caught once
     per message in _fast: cheaper than a .get() and a None test per key.
     Open objects (customData, extra properties allowed) never come here:
-    their spec is (-5, table), checked by _tup with _open. Strings,
-    integers, date-times, enums and objects are checked inline; the rest
-    (numbers, booleans) by _okv, arrays and other tuples by _tup.
+    their spec is (-5, table), checked by _tup with _open. Scalars, enums
+    and objects are checked inline, arrays and the other tuples by _tup.
     """
     for k in o[0]:
-        if k not in d:
-            return False
+        if k in d:
+            continue
+        return False
     for k in d:
         s = o[k]
         k = d[k]  # the value from here on: a local fewer keeps the frame off the heap
+        # each check continues to the next key when it holds (one jump, no not)
         if _type(s) is _int:
             if s >= 0:
-                if _type(k) is not _str or _len(k) > s:
-                    return False
+                if _type(k) is _str and _len(k) <= s:
+                    continue
             elif s == -1:
-                if _type(k) is not _int:
-                    return False
+                if _type(k) is _int:
+                    continue
             elif s == -4:
-                if _type(k) is not _str or not _dt(k):
-                    return False
-            elif not _okv(k, s):
-                return False
+                if _type(k) is _str and _dt(k):
+                    continue
+            elif s == -2:
+                if _type(k) is _int or _type(k) is _float:
+                    continue
+            elif k is True or k is False:
+                continue
         elif _type(s) is _dict:
-            if _type(k) is not _dict or not _ok(k, s):
-                return False
+            if _type(k) is _dict and _ok(k, s):
+                continue
         elif _type(s[0]) is _str:  # enum: a non-string is never equal to a member
-            if k not in s:
-                return False
-        elif not _tup(k, s):
-            return False
+            if k in s:
+                continue
+        elif _tup(k, s):
+            continue
+        return False
     return True
 
 
@@ -281,20 +294,24 @@ def _tup(v, s):
         s = s[2]
         if _type(s) is _dict:
             for x in v:
-                if _type(x) is not _dict or not _ok(x, s):
-                    return False
+                if _type(x) is _dict and _ok(x, s):
+                    continue
+                return False
         elif s == -1:
             for x in v:
-                if _type(x) is not _int:
-                    return False
+                if _type(x) is _int:
+                    continue
+                return False
         elif _type(s) is _tuple and _type(s[0]) is _str:
             for x in v:
-                if x not in s:
-                    return False
+                if x in s:
+                    continue
+                return False
         else:
             for x in v:
-                if not _okv(x, s):
-                    return False
+                if _okv(x, s):
+                    continue
+                return False
         return True
     if s[0] == -5:  # open object
         return _type(v) is _dict and _open(v, s[1])
