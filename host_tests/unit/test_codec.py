@@ -53,11 +53,11 @@ def test_error_description_cut_to_255():
 
 def test_round_trips():
     p = _smd(2)
-    assert codec.decode(codec.call("a-1", "SetVariableMonitoring", p)) == (CALL, "a-1", "SetVariableMonitoring", p)
+    assert codec.decode(codec.call("a-1", "SetVariableMonitoring", p)) == [CALL, "a-1", "SetVariableMonitoring", p]
     r = {"status": "Accepted", "statusInfo": {"reasonCode": "ok"}}
-    assert codec.decode(codec.result("a-2", r)) == (CALLRESULT, "a-2", r, None)
+    assert codec.decode(codec.result("a-2", r)) == [CALLRESULT, "a-2", r, None]
     assert codec.decode(codec.error("a-3", "FormatViolation", "bad", {"k": [1]})) == \
-        (CALLERROR, "a-3", ("FormatViolation", "bad", {"k": [1]}), None)
+        [CALLERROR, "a-3", ("FormatViolation", "bad", {"k": [1]}), None]
     # non-ASCII survives
     q = {"data": "\u00e9t\u00e9 \u20ac", "seqNo": 0, "generatedAt": "2026-11-23T19:00:00Z", "requestId": 1}
     f = codec.decode(codec.call("x", "NotifyCustomerInformation", q))
@@ -66,20 +66,30 @@ def test_round_trips():
 
 
 def test_decode_takes_bytes():
-    assert codec.decode(b'[2,"1","Heartbeat",{}]') == (CALL, "1", "Heartbeat", {})
+    assert codec.decode(b'[2,"1","Heartbeat",{}]') == [CALL, "1", "Heartbeat", {}]
 
 
 def test_decode_does_not_validate_payloads():
     # the session validates separately; decode only checks the frame
-    assert codec.decode('[2,"1","GetLog",[1]]') == (CALL, "1", "GetLog", [1])
+    assert codec.decode('[2,"1","GetLog",[1]]') == [CALL, "1", "GetLog", [1]]
     assert codec.decode('[2,"1","NoSuchAction",{"x":1}]')[2] == "NoSuchAction"
-    assert codec.decode('[3,"1","not an object"]') == (CALLRESULT, "1", "not an object", None)
+    assert codec.decode('[3,"1","not an object"]') == [CALLRESULT, "1", "not an object", None]
+
+
+
+def test_decode_takes_whitespace_around_the_frame():
+    # what json.loads takes, decode takes (CPython's path skips json.loads's wrapper
+    # only for plain text: protocol/codec_cpython.py)
+    for t in (' [3,"1",{}]', '[3,"1",{}]\n', '\t\r\n[3,"1",{}] \n', '[ 3 , "1" , { } ]'):
+        assert codec.decode(t) == [CALLRESULT, "1", {}, None], t
+    assert codec.decode(b' [3,"1",{}] ') == [CALLRESULT, "1", {}, None]
 
 
 # ------------------------------------------------------------ framing errors
 
 def test_invalid_json_is_rpc_framework_error_with_id_minus_1():
-    for t in ('', '[2,"1","Heartbeat",{}', '[2,"1","Heartbeat",{}]]', "['a']", 'nope', '{"a":}'):
+    for t in ('', '[2,"1","Heartbeat",{}', '[2,"1","Heartbeat",{}]]', "['a']", 'nope', '{"a":}', ' ',
+              '[3,"1",{}] x', '\ufeff[3,"1",{}]'):
         e = _frame_fails(t, "RpcFrameworkError", "-1")
         assert e.msg_type is None
 
@@ -374,6 +384,65 @@ def test_date_time_check_is_never_laxer_than_parse_iso():
                 n += 1
                 assert compat.parse_iso(s) is not None, s
     assert n > 50
+
+
+
+def _dt_ref(s):
+    """RFC 3339 date-time with a real calendar date, the slow obvious way."""
+    def num(t):  # t as a number; None unless it is all ASCII digits
+        r = 0
+        for c in t:
+            i = "0123456789".find(c)
+            if i < 0 or len(c) != 1:
+                return None
+            r = r * 10 + i
+        return r
+    if len(s) < 20 or s[4] != "-" or s[7] != "-" or s[10] not in "Tt" or s[13] != ":" or s[16] != ":":
+        return False
+    f = [num(s[a:a + w]) for a, w in ((0, 4), (5, 2), (8, 2), (11, 2), (14, 2), (17, 2))]
+    if None in f:
+        return False
+    y, mo, d, h, mi, se = f
+    leap = y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
+    if not (1 <= mo <= 12 and h <= 23 and mi <= 59 and se <= 60) \
+            or not 1 <= d <= (31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)[mo - 1]:
+        return False
+    rest = s[19:]
+    if rest[:1] == ".":
+        i = 1
+        while i < len(rest) and num(rest[i]) is not None:
+            i += 1
+        if i == 1:
+            return False
+        rest = rest[i:]
+    if rest in ("Z", "z"):
+        return True
+    if len(rest) != 6 or rest[0] not in "+-" or rest[3] != ":":
+        return False
+    oh, om = num(rest[1:3]), num(rest[4:6])
+    return oh is not None and om is not None and oh <= 23 and om <= 59
+
+
+def test_date_time_check_is_the_rfc3339_language():
+    # codec._dt (bytecode on MicroPython, a regex on CPython: protocol/codec_cpython.py)
+    # against the obvious reference, on every one-character replacement, insertion
+    # and deletion of a few valid stamps, and on the calendar's edges
+    for s in GOOD_DT + BAD_DT:
+        assert bool(codec._dt(s)) == _dt_ref(s), s
+    n = 0
+    for base in ("2024-02-29T23:59:60.123+05:30", "2023-12-31T00:00:00Z", "2000-02-29t09:09:09.5z",
+                 "1900-02-28T19:59:59-23:59"):
+        for i in range(len(base) + 1):
+            for c in "0123456789:-+.TZtz /a\u00e9":
+                for s in (base[:i] + c + base[i + 1:], base[:i] + c + base[i:], base[:i] + base[i + 1:]):
+                    assert bool(codec._dt(s)) == _dt_ref(s), s
+                    n += 1
+    for y in ("0000", "0004", "0100", "1600", "1700", "1996", "1999", "2000", "2100", "2400", "9996"):
+        for m in range(0, 14):
+            for d in (0, 1, 28, 29, 30, 31, 32):
+                s = "%s-%02d-%02dT12:00:00Z" % (y, m, d)
+                assert bool(codec._dt(s)) == _dt_ref(s), s
+    assert n > 5000
 
 
 # ------------------------------------------------------------ table mechanics
