@@ -54,7 +54,7 @@ class Station:
         self.ticks = 0
         self.seclog.write("station started (reboot)")
         self.log.write("station %s started with %d variables, %d monitors" % (
-            board["station"]["id"], len(self.model.vars), len(self.monitors.active)))
+            board["station"]["id"], len(self.model.vars) + len(model.CTRL), len(self.monitors.active)))
 
     def drop_specs(self):
         """Forget the board's variable and customer specs: they are read once,
@@ -74,7 +74,7 @@ class Station:
         v = self.model.find(component, variable)
         if v is None:
             raise KeyError("no variable %s.%s" % (component.get("name"), variable.get("name")))
-        v.value = value
+        self.model.put(v, value)
 
     def tick(self):
         """One sampling period's work: sample, evaluate, queue what fired."""

@@ -42,7 +42,7 @@ def _one(station, item, room):
     comp = item["component"]
     at = item.get("attributeType", "Actual")
     var = item["variable"]
-    v = model.find(comp, var)
+    v = model.find(comp, var, False)
     st = why = info = val = None
     if v is None:
         st = "UnknownVariable" if model.known_component(comp) else "UnknownComponent"
@@ -98,7 +98,7 @@ def pages(station, base, items, budget):
     each under `items` entries and `budget` bytes (a page holds one entry at least)."""
     page = []
     used = 0
-    for v in station.model.vars:
+    for v in station.model.all():
         if not _picked(base, v):
             continue
         # The ReportData of one variable: its Actual attribute and its characteristics.
@@ -165,15 +165,14 @@ def attach(station):
                 log("%s set to %s" % (v.label(), dm.text(v.value)[:40]))
         # A change takes effect now: what the station does not re-read by itself, and the
         # value driven monitors on the variable (periodic ones keep their schedule).
-        hb = model.named["OCPPCommCtrlr.HeartbeatInterval"]
         fired = []
         ms = station.monitors
         evaluate = model.ctrl("MonitoringCtrlr.Enabled")
         for v in changed:
-            if v is hb:
+            if v.name == "OCPPCommCtrlr.HeartbeatInterval":
                 s.heartbeat_s = v.value
             if evaluate:
-                for m in ms.on_variable(v):
+                for m in ms.on_variable(v):    # find() gives back the object its monitors hold
                     if mon.kind(m) <= mon.DELTA:
                         fired += ms.recheck(m) or ()
         if fired:
@@ -205,7 +204,7 @@ def attach(station):
 
     def get_base_report(req):
         base = req["reportBase"]
-        for v in model.vars:
+        for v in model.all():
             if _picked(base, v):
                 asyncio.create_task(send(req["requestId"], base))
                 return {"status": "Accepted"}
@@ -218,7 +217,7 @@ def attach(station):
         if up and model.ctrl("OCPPCommCtrlr.HeartbeatInterval") != hb:
             err = model.set_ctrl("OCPPCommCtrlr.HeartbeatInterval", hb)
             if err:
-                model.named["OCPPCommCtrlr.HeartbeatInterval"].value = hb
+                model.cv[model.ci("OCPPCommCtrlr.HeartbeatInterval")] = hb
                 log("heartbeat %d s, not persisted: %s" % (hb, err))
 
     s.on("GetVariables", variables)
