@@ -284,6 +284,18 @@ def _is(v, component, variable):
     return not e and not f
 
 
+def _own(seen, d):
+    """One copy of the JSON object d (nested objects copied too) per content in `seen`."""
+    k = repr(d)
+    c = seen.get(k)
+    if c is None:
+        c = seen[k] = dict(d)
+        for a in c:
+            if type(c[a]) is dict:
+                c[a] = _own(seen, c[a])
+    return c
+
+
 class Model:
     """The variables. At rest: the board's Variable objects (`vars`) and one list
     of the controller variables' values (`cv`, in CTRL order); lookups scan them
@@ -300,7 +312,10 @@ class Model:
             v = Variable(spec["component"], spec["variable"], spec["dataType"], spec["mutability"],
                          spec.get("unit"), spec.get("min"), spec.get("max"), spec.get("values"), drv)
             v.ch = chars.setdefault(repr(v.ch), v.ch)
-            v.variable = chars.setdefault(repr(v.variable), v.variable)   # 4x {"name": "Temperature"}: one
+            # Copies, one per content (4x {"name": "Temperature"}: one dict): the board's own
+            # are garbage once main() drops the specs, so none stays pinned among them.
+            v.component = _own(chars, spec["component"])
+            v.variable = _own(chars, spec["variable"])
             if "value" in spec:
                 v.value = spec["value"]
             self._add(v)
