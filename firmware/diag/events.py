@@ -171,11 +171,18 @@ class Outbox:
         names.sort()
         return names
 
-    def _page(self, names):
-        """The events of the first batch in names that fit one message: (names, datas, more)."""
+    def _page(self, seq):
+        """The events of the outbox's first batch that fit one message: (their names, the
+        NotifyEvent payload's JSON text, more). Events are sent as stored, JSON text joined
+        once (a page of dicts and their encoding took 5x the text at the heap bench's peak).
+        Not a coroutine: the list of every event's name must not outlive it in a suspended
+        frame (a stale slot of one keeps it from the collector)."""
+        names = self.pending()
+        self.count = len(names)
         take = []
-        datas = []
+        parts = [None]     # the payload's head, once `more` is known
         used = 120
+        more = False
         for n in names:
             if n[11:21] != names[0][11:21]:
                 break
@@ -183,32 +190,32 @@ class Outbox:
             try:
                 size = os.stat(p)[6] + 1    # the file is the event's JSON text
                 if take and used + size > self.budget:
-                    return take, datas, True
+                    more = True
+                    break
                 with open(p) as f:
-                    datas.append(json.load(f))
+                    t = f.read(size)
+                json.loads(t)       # one that does not parse could never be delivered
             except (OSError, ValueError):
                 store.remove(p)   # unreadable: cannot be sent, never blocks
                 self.count -= 1
                 continue
             used += size
             take.append(n)
-        return take, datas, False
+            parts.append(t)
+            parts.append(",")
+        parts[-1] = "]}"
+        parts[0] = '{"generatedAt":"%s","seqNo":%d,%s"eventData":[' % (compat.iso(), seq, '"tbc":true,' if more else "")
+        return take, "".join(parts), more
 
     async def _send_page(self, seq):
         """Send the next page of the outbox; return the next seqNo.
 
-        A method of its own so that the page (names, event dicts, request)
+        A method of its own so that the page (its names, the request text)
         is garbage as soon as it returns: nothing is held while idle.
         """
-        names = self.pending()
-        self.count = len(names)
-        take, datas, more = self._page(names)
-        names = None
+        take, req, more = self._page(seq)
         if not take:
             return seq
-        req = {"generatedAt": compat.iso(), "seqNo": seq, "eventData": datas}
-        if more:
-            req["tbc"] = True
         try:
             await self.st.session.call("NotifyEvent", req)
         except Exception as e:
@@ -224,7 +231,7 @@ class Outbox:
                     seq = -1
             if seq >= 0:
                 self.st.log.write("NotifyEvent: %r" % e)
-                req = datas = None
+                req = None
                 await compat.sleep_ms(min(30000, self.retry_ms * (1 << min(self.fails, 5))))
                 return seq
         else:

@@ -74,6 +74,8 @@ class Session:
     async def call(self, action, payload, timeout_ms=None, need_boot=True):
         """Send a CALL and return the CALLRESULT payload.
 
+        payload: a dict, or its JSON text (the outbox sends stored events so:
+        no dicts of them, no second encoding).
         Raises Offline when there is no (booted) connection or it drops,
         asyncio.TimeoutError when no answer came in time, and
         codec.CallError when the CSMS answered a CALLERROR.
@@ -90,7 +92,10 @@ class Session:
             self.pending = p
             try:
                 try:
-                    await conn.send(codec.call(mid, action, payload))
+                    if type(payload) is str:
+                        await conn.send('[2,"%s","%s",%s]' % (mid, action, payload))
+                    else:
+                        await conn.send(codec.call(mid, action, payload))
                 except Exception as e:
                     raise Offline("%s: %r" % (action, e))
                 try:

@@ -63,11 +63,14 @@ def call(st, action, payload):
 
 def record(st):
     """A CSMS behind the station's own CALLs: each is checked against its schema,
-    kept in st.sent as (action, payload) and answered {}."""
+    kept in st.sent as (action, payload) and answered {}. A payload the station
+    gives as JSON text (NotifyEvent) is kept as the CSMS reads it, parsed."""
     from protocol import codec
     st.sent = []
 
     async def call(action, payload, timeout_ms=None, need_boot=True):
+        if isinstance(payload, str):
+            payload = json.loads(payload)
         codec.validate(action, True, payload)
         st.sent.append((action, payload))
         return {}

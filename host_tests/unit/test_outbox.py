@@ -1,5 +1,6 @@
 """NotifyEvent delivery from the outbox: pages, seqNo/tbc, retries, order (N07.FR.07, N08.FR.04)."""
 import asyncio
+import json
 
 from protocol import codec
 import stationkit as kit
@@ -20,6 +21,8 @@ def run_outbox(st, answers, until):
     sent = []
 
     async def call(action, payload, timeout_ms=None, need_boot=True):
+        assert isinstance(payload, str)     # the stored events' text, as the CSMS reads it
+        payload = json.loads(payload)
         codec.validate(action, True, payload)
         sent.append(payload)
         a = answers.pop(0) if answers else None
