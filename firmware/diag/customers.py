@@ -33,7 +33,7 @@ from device.config import ConfigError
 from drivers import store
 
 CHUNK = 512          # NotifyCustomerInformation.data: at most 512 characters
-BLOCK = 256          # characters read from a record file at a time
+BLOCK = 512          # characters read from a record file at a time, at most
 MAX_JOBS = 4         # CustomerInformation requests queued at most; more are Rejected
 RETRIES = 3
 SEP = "\n"           # between two records of the same customer in a report
@@ -220,7 +220,7 @@ class Customers(store.Store):
 
     def chunks(self, ref, n=CHUNK):
         """The customer's data as pieces of n characters (the last may be shorter), records joined by SEP."""
-        return self._pieces(self._scan(self.key(ref))[0], n, None)
+        return self._pieces(self._scan(self.key(ref))[0], n)
 
     def clear(self, ref):
         """Delete every record of the customer; returns how many there were."""
@@ -230,9 +230,10 @@ class Customers(store.Store):
         self.st.log.write("customer #%s: %d records cleared" % (key[:6], len(nums)))
         return len(nums)
 
-    def _pieces(self, nums, n, empty):
-        """Pieces of n characters of the records' text. With `empty` (a job): `empty`
-        when there was no text, then None to mark the end."""
+    def _pieces(self, nums, n, empty=None):
+        """Pieces of n characters of the records' text (records joined by SEP), the last
+        shorter; `empty` alone when there is no text. A piece is read whole where it can
+        be, one string rather than blocks joined and a buffer sliced."""
         buf = sep = ""
         sent = False
         for num in nums:
@@ -244,20 +245,18 @@ class Customers(store.Store):
                 buf += sep
                 sep = SEP
                 while True:
-                    b = f.read(BLOCK)     # characters, never a split one (MicroPython too)
+                    if len(buf) >= n:
+                        sent = True
+                        yield buf
+                        buf = ""
+                    b = f.read(min(BLOCK, n - len(buf)))     # characters, never a split one (MicroPython too)
                     if not b:
                         break
-                    buf += b
-                    while len(buf) >= n:
-                        yield buf[:n]
-                        buf = buf[n:]
-                        sent = True
+                    buf = buf + b if buf else b
         if buf:
             yield buf
         elif empty and not sent:
             yield empty
-        if empty:
-            yield None
 
     # ---- CustomerInformation --------------------------------------------------
 
@@ -290,32 +289,37 @@ class Customers(store.Store):
         return {"status": "Accepted"}
 
     async def _work(self):
-        """Run the jobs in order: NotifyCustomerInformation parts, each sent once the next is
-        known (for tbc), RETRIES tries each; then delete the files of what was cleared."""
+        """Run the jobs in order: NotifyCustomerInformation parts, counted first (for tbc:
+        one part in RAM at a time, not the next one read ahead), RETRIES tries each; then
+        delete the files of what was cleared."""
         s = self.st.session
         log = self.st.log.write
         try:
             while self.jobs:
                 rid, report, nums = self.jobs[0]
-                texts = self._pieces(nums if report else (), CHUNK, NONE if report or not nums else CLEARED)
+                have = nums if report else ()
+                empty = NONE if report or not nums else CLEARED
+                k = 0
+                for t in self._pieces(have, CHUNK, empty):
+                    k += 1
+                texts = self._pieces(have, CHUNK, empty)
                 seq = 0
-                prev = None
                 r = "done"
                 try:
                     for t in texts:
-                        if prev is not None:
-                            req = {"data": prev, "seqNo": seq, "generatedAt": compat.iso(), "requestId": rid}
-                            if t is not None:
-                                req["tbc"] = True
-                            for i in range(RETRIES):
-                                try:
-                                    await s.call("NotifyCustomerInformation", req)
-                                    break
-                                except Exception:
-                                    if i == RETRIES - 1 or not s.online:
-                                        raise
-                            seq += 1
-                        prev = t
+                        req = {"data": t, "seqNo": seq, "generatedAt": compat.iso(), "requestId": rid}
+                        t = None
+                        if seq < k - 1:
+                            req["tbc"] = True
+                        for i in range(RETRIES):
+                            try:
+                                await s.call("NotifyCustomerInformation", req)
+                                break
+                            except Exception:
+                                if i == RETRIES - 1 or not s.online:
+                                    raise
+                        req = None
+                        seq += 1
                 except Exception as e:
                     r = type(e).__name__
                 finally:
@@ -327,7 +331,6 @@ class Customers(store.Store):
             self.task = None
             if not self.jobs:
                 self.jobs = ()    # no list kept between requests
-
 
 
 attach = Customers     # station.py: customers.attach(station)
