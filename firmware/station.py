@@ -40,8 +40,8 @@ class Station:
         self.seclog = logs.LogRing(folder, "security", n // 4, nf, echo)
         pw = board["csms"].get("password")
         if pw:
-            self.log.secrets.append(pw)
-            self.seclog.secrets.append(pw)
+            self.log.secrets += (pw,)
+            self.seclog.secrets += (pw,)
         self.model = model.Model(board, self.store, drivers.sensor)
         self.session = session.Session(self)
         self.monitors = monitors.Monitors(self)

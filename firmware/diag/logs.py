@@ -17,14 +17,19 @@ from drivers import store
 
 
 class LogRing:
+    # Defaults in the class, an instance's own only once set: each attribute of
+    # an instance is a 16-byte slot of its table.
+    echo = False
+    secrets = ()   # strings never written (e.g. the CSMS password): `ring.secrets += (s,)`
+    holds = 0      # uploads reading a snapshot: rotation keeps one more segment
+
     def __init__(self, folder, name, max_bytes, files, echo=False):
         self.folder = folder
         self.name = name
         self.files = max(2, files)
         self.seg_bytes = max(512, max_bytes // self.files)
-        self.echo = echo
-        self.secrets = []   # strings never written (e.g. the CSMS password)
-        self.holds = 0      # uploads reading a snapshot: rotation keeps one more segment
+        if echo:
+            self.echo = True
         store.makedirs(folder)
         segs = self.segments()
         self.cur = segs[-1] if segs else 0
