@@ -40,6 +40,13 @@ PAGE_BYTES = const(1200)
 
 
 class Outbox:
+    # Counters and settings in the class until they change: an instance attribute
+    # is a 16-byte slot of its table.
+    fails = 0          # CALLERRORs in a row for the head page
+    dropped = 0
+    sent = 0
+    retry_ms = 1000    # first retry delay, doubling to 30 s
+
     def __init__(self, station):
         self.st = station
         self.dir = station.store.root + "/outbox"
@@ -51,11 +58,6 @@ class Outbox:
         self.next_id = station.store.load("eventid.json", {"next": 1})["next"]
         self.reserved = self.next_id   # ids below this are reserved on storage
         self.wake = asyncio.Event()
-        self.budget = min(PAGE_BYTES, station.board["max_message"] // 2)
-        self.fails = 0          # CALLERRORs in a row for the head page
-        self.dropped = 0
-        self.sent = 0
-        self.retry_ms = 1000    # first retry delay, doubling to 30 s
         station.session.listen(self._online)
 
     def _online(self, up):
@@ -181,6 +183,7 @@ class Outbox:
         self.count = len(names)
         take = []
         parts = [None]     # the payload's head, once `more` is known
+        budget = min(PAGE_BYTES, self.st.board["max_message"] // 2)
         used = 120
         more = False
         for n in names:
@@ -189,7 +192,7 @@ class Outbox:
             p = self.dir + "/" + n
             try:
                 size = os.stat(p)[6] + 1    # the file is the event's JSON text
-                if take and used + size > self.budget:
+                if take and used + size > budget:
                     more = True
                     break
                 with open(p) as f:
