@@ -28,8 +28,6 @@ class Offline(Exception):
 class Session:
     def __init__(self, station):
         self.st = station
-        b = station.board
-        self.url = b["csms"]["url"].rstrip("/") + "/" + b["station"]["id"]
         self.handlers = {"TriggerMessage": self._trigger}
         self.invalid = {}
         self.frame_len = 0
@@ -249,7 +247,7 @@ class Session:
         The backoff doubles from 1 s to 60 s, with +-25 % jitter."""
         st = self.st
         log = st.log.write
-        url = self.url
+        url = st.board["csms"]["url"].rstrip("/") + "/" + st.board["station"]["id"]
         backoff = 1000
         while True:
             try:
