@@ -284,18 +284,6 @@ def _is(v, component, variable):
     return not e and not f
 
 
-def _own(seen, d):
-    """One copy of the JSON object d (nested objects copied too) per content in `seen`."""
-    k = repr(d)
-    c = seen.get(k)
-    if c is None:
-        c = seen[k] = dict(d)
-        for a in c:
-            if type(c[a]) is dict:
-                c[a] = _own(seen, c[a])
-    return c
-
-
 class Model:
     """The variables. At rest: the board's Variable objects (`vars`) and one list
     of the controller variables' values (`cv`, in CTRL order); lookups scan them
@@ -305,17 +293,16 @@ class Model:
         self.store = store
         self.vars = []        # the board's variables, then the Problem ones
         self.made = {}        # CTRL index -> the Ctrl find() gave out
-        chars = {}   # repr -> one shared characteristics tuple or variable dict (repr: 1 and 1.0 and True differ)
+        chars = {}   # repr -> one shared characteristics tuple, component or variable dict (1, 1.0, True differ)
         for spec in board["variables"]:
             s = spec.get("sensor")
             drv = sensor_factory(board, spec, s) if (s is not None and sensor_factory) else None
             v = Variable(spec["component"], spec["variable"], spec["dataType"], spec["mutability"],
                          spec.get("unit"), spec.get("min"), spec.get("max"), spec.get("values"), drv)
+            # One of each content kept: 4x {"name": "Temperature"} is one dict after main() drops the specs.
             v.ch = chars.setdefault(repr(v.ch), v.ch)
-            # Copies, one per content (4x {"name": "Temperature"}: one dict): the board's own
-            # are garbage once main() drops the specs, so none stays pinned among them.
-            v.component = _own(chars, spec["component"])
-            v.variable = _own(chars, spec["variable"])
+            v.component = chars.setdefault(repr(v.component), v.component)
+            v.variable = chars.setdefault(repr(v.variable), v.variable)
             if "value" in spec:
                 v.value = spec["value"]
             self._add(v)

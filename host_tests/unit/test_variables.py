@@ -337,9 +337,8 @@ def test_variables_alike_share_characteristics_but_1_and_1_0_stay_apart():
 def test_the_model_of_a_four_sensor_board_stays_small_on_micropython():
     # 21 controller variables stored a dozen attributes, a key, a name and a variable
     # dict each: 14.7 KB for this board on the x64 port; 5.3 KB with one small object each
-    # and a key string per board variable; 2.8 KB since (one list of the controller values,
-    # lookups by scanning; the file paths included, and copies of the component and variable
-    # dicts: 0.6 KB here, where the board keeps its specs, none once main() drops them).
+    # and a key string per board variable; 2.2 KB since (one list of the controller values,
+    # lookups by scanning; the file paths included).
     import gc
     import sys
     if sys.implementation.name != "micropython":
@@ -365,4 +364,4 @@ def test_the_model_of_a_four_sensor_board_stays_small_on_micropython():
     m = model.Model(b, s, drivers.sensor)
     gc.collect()
     used = gc.mem_alloc() - a
-    assert len(m.vars) == 8 and len(m.cv) == 21 and used < 3072, used
+    assert len(m.vars) == 8 and len(m.cv) == 21 and used < 2560, used
