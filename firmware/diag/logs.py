@@ -58,7 +58,7 @@ class LogRing:
         for s in self.secrets:
             if s:
                 text = text.replace(s, "***")
-        line = compat.iso() + " " + text.replace("\n", " ") + "\n"
+        line = "%s %s\n" % (compat.iso(), text.replace("\n", " "))    # one string, not three joined
         if self.echo:
             print(self.name[0].upper() + " " + line, end="")
         if self.size + len(line) > self.seg_bytes and self.size:
