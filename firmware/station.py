@@ -27,6 +27,11 @@ from protocol import session
 
 
 class Station:
+    # In the class until set: an instance attribute is a slot of its table, and a
+    # running station's table holds 12 without them (17 from the 13th on).
+    getlog = None   # GetLog's job state while loaded (diag/getlog.py, diag/logupload.py)
+    ticks = 0       # monitor loop passes (the watchdog checks it goes up)
+
     def __init__(self, board):
         compat.gc_every(max(4096, compat.mem_free() // 4))
         self.board = board
@@ -51,7 +56,6 @@ class Station:
         customers.attach(self)
         variables.attach(self)
         getlog.attach(self)
-        self.ticks = 0
         self.seclog.write("station started (reboot)")
         self.log.write("station %s started with %d variables, %d monitors" % (
             board["station"]["id"], len(self.model.vars) + len(model.CTRL), len(self.monitors.active)))
