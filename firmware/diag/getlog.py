@@ -27,7 +27,10 @@ def unload(station, names=_JOB):
     """Forget the job's state and modules (no upload runs): the next request
     imports them again. With no station, only drop the modules `names`."""
     if station and station.getlog is not None:
-        del station.getlog      # back to Station.getlog, None: no attribute slot kept
+        # Back to Station.getlog (None): no attribute slot kept. Set to None first: a
+        # MicroPython map keeps a deleted entry's value, which would hold the job's state.
+        station.getlog = None
+        del station.getlog
     for name in names:
         if sys.modules.pop(name, None) is not None:
             pkg, _, mod = name.partition(".")
