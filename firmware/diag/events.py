@@ -126,8 +126,9 @@ class Outbox:
                 # The least severe queued event (highest number, the oldest of those) makes room,
                 # unless the new one is less severe still.
                 victim = None
-                for n in sorted(os.listdir(self.dir)):
-                    if n.endswith(".json") and (victim is None or n[-6] > victim[-6]):
+                for n in compat.names(self.dir):
+                    if n.endswith(".json") and (victim is None or n[-6] > victim[-6]
+                                                or (n[-6] == victim[-6] and n < victim)):
                         victim = n
                 self.dropped += 1
                 gone = e
@@ -161,34 +162,34 @@ class Outbox:
                 continue
             seq = await self._send_page(seq)
 
-    def pending(self):
-        """The event files' names, in order."""
-        names = os.listdir(self.dir)
-        i = 0
-        for n in names:          # filtered and sorted in place: one list, not three
-            if n.endswith(".json"):
-                names[i] = n
-                i += 1
-        del names[i:]
-        names.sort()
-        return names
-
     def _page(self, seq):
         """The events of the outbox's first batch that fit one message: (their names, the
         NotifyEvent payload's JSON text, more). Events are sent as stored, JSON text joined
         once (a page of dicts and their encoding took 5x the text at the heap bench's peak).
-        Not a coroutine: the list of every event's name must not outlive it in a suspended
-        frame (a stale slot of one keeps it from the collector)."""
-        names = self.pending()
-        self.count = len(names)
+        Not a coroutine: the batch's name list must not outlive it in a suspended frame
+        (a stale slot of one keeps it from the collector)."""
+        # The outbox's first batch: the oldest event's (names sort in event order). Only
+        # its names are listed: a backlog of queue_size events is not.
+        first = None
+        k = 0
+        for n in compat.names(self.dir):
+            if n.endswith(".json"):
+                k += 1
+                if first is None or n < first:
+                    first = n
+        self.count = k
+        names = []
+        if first is not None:
+            for n in compat.names(self.dir):
+                if n[11:21] == first[11:21] and n.endswith(".json"):
+                    names.append(n)
+            names.sort()
         take = []
         parts = [None]     # the payload's head, once `more` is known
         budget = min(PAGE_BYTES, self.st.board["max_message"] // 2)
         used = 120
         more = False
         for n in names:
-            if n[11:21] != names[0][11:21]:
-                break
             p = self.dir + "/" + n
             try:
                 size = os.stat(p)[6] + 1    # the file is the event's JSON text
