@@ -28,7 +28,7 @@ from protocol import session
 
 class Station:
     # In the class until set: an instance attribute is a slot of its table, and a
-    # running station's table holds 12 without them (17 from the 13th on).
+    # running station's 12 (ticks included) fit a 12-slot table; a 13th takes 17.
     getlog = None   # GetLog's job state while loaded (diag/getlog.py, diag/logupload.py)
     ticks = 0       # monitor loop passes (the watchdog checks it goes up)
 

@@ -41,7 +41,7 @@ PAGE_BYTES = const(1200)
 
 class Outbox:
     # Counters and settings in the class until they change: an instance attribute
-    # is a 16-byte slot of its table.
+    # is a slot of its table (16 bytes on a 64-bit port).
     fails = 0          # CALLERRORs in a row for the head page
     dropped = 0
     sent = 0

@@ -18,7 +18,7 @@ from drivers import store
 
 class LogRing:
     # Defaults in the class, an instance's own only once set: each attribute of
-    # an instance is a 16-byte slot of its table.
+    # an instance is a slot of its table (16 bytes on a 64-bit port).
     echo = False
     secrets = ()   # strings never written (e.g. the CSMS password): `ring.secrets += (s,)`
     holds = 0      # uploads reading a snapshot: rotation keeps one more segment
