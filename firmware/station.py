@@ -27,6 +27,11 @@ from protocol import session
 
 
 class Station:
+    # In the class until set: an instance attribute is a slot of its table, and a
+    # running station's 12 (ticks included) fit a 12-slot table; a 13th takes 17.
+    getlog = None   # GetLog's job state while loaded (diag/getlog.py, diag/logupload.py)
+    ticks = 0       # monitor loop passes (the watchdog checks it goes up)
+
     def __init__(self, board):
         compat.gc_every(max(4096, compat.mem_free() // 4))
         self.board = board
@@ -40,8 +45,8 @@ class Station:
         self.seclog = logs.LogRing(folder, "security", n // 4, nf, echo)
         pw = board["csms"].get("password")
         if pw:
-            self.log.secrets.append(pw)
-            self.seclog.secrets.append(pw)
+            self.log.secrets += (pw,)
+            self.seclog.secrets += (pw,)
         self.model = model.Model(board, self.store, drivers.sensor)
         self.session = session.Session(self)
         self.monitors = monitors.Monitors(self)
@@ -51,10 +56,9 @@ class Station:
         customers.attach(self)
         variables.attach(self)
         getlog.attach(self)
-        self.ticks = 0
         self.seclog.write("station started (reboot)")
         self.log.write("station %s started with %d variables, %d monitors" % (
-            board["station"]["id"], len(self.model.vars), len(self.monitors.active)))
+            board["station"]["id"], len(self.model.vars) + len(model.CTRL), len(self.monitors.active)))
 
     def drop_specs(self):
         """Forget the board's variable and customer specs: they are read once,
@@ -74,7 +78,7 @@ class Station:
         v = self.model.find(component, variable)
         if v is None:
             raise KeyError("no variable %s.%s" % (component.get("name"), variable.get("name")))
-        v.value = value
+        self.model.put(v, value)
 
     def tick(self):
         """One sampling period's work: sample, evaluate, queue what fired."""

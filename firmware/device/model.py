@@ -168,7 +168,7 @@ class Variable:
         i = _AT.get(a)
         if i is not None:
             return self.ch[i]
-        if a == "key":   # Model.by_key holds the string
+        if a == "key":   # values.json's key
             return key_of(self.component, self.variable)
         raise AttributeError(a)
 
@@ -218,21 +218,24 @@ _CAT = {"name": 0, "dtype": 4, "mutability": 5, "min": 7, "max": 8, "unit": 9, "
 
 
 class Ctrl:
-    """A controller variable, with a Variable's interface: all but its value and index
-    is read from its CTRL row, so an instance stores three attributes instead of a
-    dozen plus a key, a name and a variable dict (21 of them took 11 KB at boot)."""
+    """A controller variable as an object, with a Variable's interface. None exists
+    at rest: the values are Model.cv, the rest is the CTRL row; Model.find() makes
+    one when asked and keeps it for a monitor to hold (monitors compare variables
+    by identity), reports make throwaway ones (21 objects took 2.2 KB at boot)."""
 
     ctrl = True
     sensor = None
-    value = None
     ok = True
     faults = 0
 
-    def __init__(self, row):
-        self.r = row
+    def __init__(self, model, i):
+        self.m = model
+        self.i = i     # the CTRL row; value is model.cv[i]
 
     def __getattr__(self, a):
-        r = self.r
+        if a == "value":    # first: monitors on the variable read it at every tick
+            return self.m.cv[self.i]
+        r = CTRL[self.i]
         i = _CAT.get(a)
         if i is not None:
             return r[i]
@@ -242,6 +245,8 @@ class Ctrl:
             return r[4] in NUMERIC or r[4] == "boolean"
         if a == "summary":
             return r[0] in SUMMARY
+        if a == "index":    # after the board's variables, in CTRL order
+            return len(self.m.vars) + self.i
         if a == "component":
             c = _COMPS.get(r[1])
             if c is None:
@@ -259,26 +264,49 @@ class Ctrl:
     settable = Variable.settable
 
     def label(self):
-        return self.r[1] + "." + self.r[2]
+        r = CTRL[self.i]
+        return r[1] + "." + r[2]
+
+
+def _is(v, component, variable):
+    """Does v have this component and variable? As their key() strings compare,
+    without building them."""
+    c = v.component
+    w = v.variable
+    if c["name"] != component.get("name") or w["name"] != variable.get("name") \
+            or (c.get("instance") or "") != (component.get("instance") or "") \
+            or (w.get("instance") or "") != (variable.get("instance") or ""):
+        return False
+    e = c.get("evse")
+    f = component.get("evse")
+    if e and f:
+        return e.get("id") == f.get("id") and e.get("connectorId") == f.get("connectorId")
+    return not e and not f
 
 
 class Model:
+    """The variables. At rest: the board's Variable objects (`vars`) and one list
+    of the controller variables' values (`cv`, in CTRL order); lookups scan them
+    rather than keep key strings and dicts (a board has tens of variables)."""
+
     def __init__(self, board, store, sensor_factory=None):
         self.store = store
-        self.vars = []
-        self.by_key = {}      # key() -> board (and Problem) variable; controller ones are in named only
-        self.components = {}  # name -> 1, for UnknownComponent vs UnknownVariable
-        self.named = {}       # "MonitoringCtrlr.Enabled"-style name -> controller variable
-        chars = {}   # repr -> one shared characteristics tuple (repr: 1 and 1.0 and True differ)
+        self.vars = []        # the board's variables, then the Problem ones
+        self.made = {}        # CTRL index -> the Ctrl find() gave out
+        chars = {}   # repr -> one shared characteristics tuple, component or variable dict (1, 1.0, True differ)
         for spec in board["variables"]:
             s = spec.get("sensor")
             drv = sensor_factory(board, spec, s) if (s is not None and sensor_factory) else None
             v = Variable(spec["component"], spec["variable"], spec["dataType"], spec["mutability"],
                          spec.get("unit"), spec.get("min"), spec.get("max"), spec.get("values"), drv)
+            # One of each content kept: 4x {"name": "Temperature"} is one dict after main() drops the specs.
             v.ch = chars.setdefault(repr(v.ch), v.ch)
+            v.component = chars.setdefault(repr(v.component), v.component)
+            v.variable = chars.setdefault(repr(v.variable), v.variable)
             if "value" in spec:
                 v.value = spec["value"]
             self._add(v)
+        chars = None
         self._problems()
         values = store.load("values.json", {}) if store else {}
         for v in self.vars:
@@ -286,12 +314,15 @@ class Model:
                 k = v.key
                 if k in values and not self.check(v, values[k]):
                     v.value = values[k]
+        values = None
         saved = store.load("settings.json", {}) if store else {}
         over = dict(board.get("settings") or {})
         if "MonitoringCtrlr.SampleInterval" not in over:
             over["MonitoringCtrlr.SampleInterval"] = board.get("sample_ms", 1000)
-        for c in CTRL:
-            v = Ctrl(c)
+        cv = [None] * len(CTRL)
+        for i in range(len(CTRL)):
+            c = CTRL[i]
+            v = Ctrl(self, i)
             name = c[0]
             val = c[6]
             if name in over:
@@ -301,62 +332,67 @@ class Model:
                     raise config.ConfigError("settings." + name, err)
             if name in saved and not self.check(v, saved[name]):
                 val = saved[name]
-            v.value = val
-            if v.key in self.by_key:
-                raise config.ConfigError("variables", "duplicate variable " + v.label())
-            v.index = len(self.vars)
-            self.vars.append(v)
-            self.named[name] = v
-            self.components[c[1]] = 1
+            cv[i] = val
+        self.cv = cv
         self.vars = self.vars[:]   # a list grown by appends has up to twice the slots it uses
 
     def _problems(self):
         """One Problem variable per component with sensors, unless the board has one."""
-        groups = {}
-        for v in self.vars:
+        vs = self.vars
+        n = len(vs)
+        for j in range(n):
+            v = vs[j]
             if v.sensor is None:
                 continue
-            k = key_of(v.component, ProblemVar.variable)
-            if k in self.by_key and k not in groups:
-                continue
-            g = groups.get(k)
+            g = self.find(v.component, ProblemVar.variable, False)
             if g is None:
-                g = groups[k] = ProblemVar(v.component)
-            g.watched.append(v)
-        for k in groups:
-            g = groups[k]
-            g.watched = tuple(g.watched)   # 32 bytes less than a list
-            self._add(g)
+                g = ProblemVar(v.component)
+                self._add(g)
+            if isinstance(g, ProblemVar):    # not the board's own Problem variable
+                g.watched.append(v)
+        for j in range(n, len(vs)):
+            vs[j].watched = tuple(vs[j].watched)   # 32 bytes less than a list
 
     def _add(self, v):
-        k = v.key
-        if k in self.by_key:
+        if self.find(v.component, v.variable, False):
             raise config.ConfigError("variables", "duplicate variable " + v.label())
         v.index = len(self.vars)
         self.vars.append(v)
-        self.by_key[k] = v
-        self.components[v.component["name"]] = 1
 
-    def find(self, component, variable):
-        """The variable, or None. component/variable in OCPP shapes."""
-        v = self.by_key.get(key_of(component, variable))
-        if v is None and not component.get("evse") and not component.get("instance"):
-            v = self._named(component.get("name"), variable.get("name"), variable.get("instance") or "")
-        return v
+    def all(self):
+        """Every variable, the board's then the controller ones (made for the caller)."""
+        for v in self.vars:
+            yield v
+        for i in range(len(CTRL)):
+            yield self.made.get(i) or Ctrl(self, i)
 
-    def _named(self, cname, vname, vinst):
-        """The controller variable cname.vname[vinst], or None."""
-        v = self.named.get("%s.%s%s" % (cname, vname, "[%s]" % vinst if vinst else ""))
-        # "X.A[b]" is also the name of variable "A[b]" without instance: compare the parts
-        if v is not None and v.r[1] == cname and v.r[2] == vname and (v.r[3] or "") == vinst:
-            return v
+    def find(self, component, variable, keep=True):
+        """The variable, or None. component/variable in OCPP shapes. A controller
+        variable's object is kept (keep) for later finds to return: a monitor may
+        hold it. Without keep, one is only made when none is kept."""
+        for v in self.vars:
+            if _is(v, component, variable):
+                return v
+        if component.get("evse") or component.get("instance"):
+            return None
+        cname = component.get("name")
+        vname = variable.get("name")
+        vinst = variable.get("instance") or ""
+        i = 0
+        for r in CTRL:
+            if r[1] == cname and r[2] == vname and (r[3] or "") == vinst:
+                v = self.made.get(i)
+                if v is None:
+                    v = Ctrl(self, i)
+                    if keep:
+                        self.made[i] = v
+                return v
+            i += 1
         return None
 
     def known_component(self, component):
         """True when some variable has this component (name, evse and instance)."""
         name = component.get("name")
-        if name not in self.components:
-            return False
         e = component.get("evse")
         for v in self.vars:
             c = v.component
@@ -366,11 +402,24 @@ class Model:
                     return True
                 if e and ce and e.get("id") == ce.get("id") and e.get("connectorId") == ce.get("connectorId"):
                     return True
+        if e is None and component.get("instance") is None:
+            for r in CTRL:
+                if r[1] == name:
+                    return True
         return False
+
+    def ci(self, name):
+        """The CTRL index of a controller variable by its dotted name (a scan: no dict to keep)."""
+        i = 0
+        for r in CTRL:
+            if r[0] == name:
+                return i
+            i += 1
+        raise KeyError(name)
 
     def ctrl(self, name):
         """Value of a controller variable by its dotted name, e.g. 'MonitoringCtrlr.Enabled'."""
-        return self.named[name].value
+        return self.cv[self.ci(name)]
 
     def check(self, v, value):
         """Why `value` does not fit variable v (a string), or None when it fits."""
@@ -405,7 +454,14 @@ class Model:
 
     def set_ctrl(self, name, value):
         """Set and persist a controller variable; returns the error text or None."""
-        return self._set(self.named[name], value, "settings.json", name)
+        return self._set(Ctrl(self, self.ci(name)), value, "settings.json", name)
+
+    def put(self, v, value):
+        """Set v's value as is: no check, nothing persisted (a sensor's or integrator's value)."""
+        if v.ctrl:
+            self.cv[v.i] = value
+        else:
+            v.value = value
 
     def _set(self, v, value, fname, key):
         """Check, set, and persist under `key` in `fname` (controller settings or CSMS-written values)."""
@@ -414,7 +470,7 @@ class Model:
             return err
         if v.dtype == "integer":
             value = int(value)
-        v.value = value
+        self.put(v, value)
         saved = self.store.load(fname, {})
         saved[key] = value
         self.store.save(fname, saved)

@@ -9,8 +9,9 @@ interval, the monitors on the variable). Reports are NotifyReport pages
 built one at a time under the DeviceDataCtrlr GetReport item and byte
 budgets. docs/device-model.md has the whole contract.
 
-Get and Set share one handler and one per-item function: each function costs
-.mpy bytes and ~150 B of RAM on import.
+Get, Set and GetBaseReport share one handler, Get and Set one per-item
+function: each function costs .mpy bytes and ~150 B of RAM on import, and
+each handler a closure.
 """
 import asyncio
 import json
@@ -42,7 +43,7 @@ def _one(station, item, room):
     comp = item["component"]
     at = item.get("attributeType", "Actual")
     var = item["variable"]
-    v = model.find(comp, var)
+    v = model.find(comp, var, False)
     st = why = info = val = None
     if v is None:
         st = "UnknownVariable" if model.known_component(comp) else "UnknownComponent"
@@ -98,7 +99,7 @@ def pages(station, base, items, budget):
     each under `items` entries and `budget` bytes (a page holds one entry at least)."""
     page = []
     used = 0
-    for v in station.model.vars:
+    for v in station.model.all():
         if not _picked(base, v):
             continue
         # The ReportData of one variable: its Actual attribute and its characteristics.
@@ -130,13 +131,48 @@ def pages(station, base, items, budget):
         yield page, True
 
 
-def attach(station):
+async def _send(station, rid, base):
+    """The NotifyReport pages of a GetBaseReport. A page's reportData: the message cap
+    less 200 bytes of envelope, 600 bytes at least."""
     s = station.session
     model = station.model
     log = station.log.write
+    cap = min(model.ctrl("DeviceDataCtrlr.BytesPerMessage[%s]" % "GetReport"), station.board["max_message"])
+    seq = 0
+    for page, last in pages(station, base, model.ctrl("DeviceDataCtrlr.ItemsPerMessage[%s]" % "GetReport"),
+                            max(cap - 200, 600)):
+        req = {"requestId": rid, "seqNo": seq, "generatedAt": compat.iso(), "reportData": page}
+        if not last:
+            req["tbc"] = True
+        for attempt in range(3):
+            try:
+                # need_boot=False: a CSMS may ask for the report while the boot is Pending (B02).
+                await s.call("NotifyReport", req, need_boot=False)
+                break
+            except Exception as e:
+                log("NotifyReport %d/%d: %r" % (rid, seq, e))
+                c = s.conn
+                if c is None or not c.open:
+                    return
+        seq += 1
+    log("base report %d: %d pages" % (rid, seq))
+
+
+def attach(station):
+    """The handlers close over the station alone, one cell (the session, model and
+    log they read through it were a cell each, and a closure more for each handler)."""
 
     def variables(req):
-        """GetVariables and SetVariables: the request's list tells which."""
+        """GetVariables, SetVariables and GetBaseReport: the request's keys tell which."""
+        s = station.session
+        model = station.model
+        if "reportBase" in req:
+            base = req["reportBase"]
+            for v in model.all():
+                if _picked(base, v):
+                    asyncio.create_task(_send(station, req["requestId"], base))
+                    return {"status": "Accepted"}
+            return {"status": "EmptyResultSet"}
         g = "getVariableData" in req
         k = "getVariableData" if g else "setVariableData"
         action = "GetVariables" if g else "SetVariables"
@@ -162,18 +198,17 @@ def attach(station):
                 room -= len(r.get("attributeValue", ""))
             elif v:
                 changed.append(v)
-                log("%s set to %s" % (v.label(), dm.text(v.value)[:40]))
+                station.log.write("%s set to %s" % (v.label(), dm.text(v.value)[:40]))
         # A change takes effect now: what the station does not re-read by itself, and the
         # value driven monitors on the variable (periodic ones keep their schedule).
-        hb = model.named["OCPPCommCtrlr.HeartbeatInterval"]
         fired = []
         ms = station.monitors
         evaluate = model.ctrl("MonitoringCtrlr.Enabled")
         for v in changed:
-            if v is hb:
+            if v.name == "OCPPCommCtrlr.HeartbeatInterval":
                 s.heartbeat_s = v.value
             if evaluate:
-                for m in ms.on_variable(v):
+                for m in ms.on_variable(v):    # find() gives back the object its monitors hold
                     if mon.kind(m) <= mon.DELTA:
                         fired += ms.recheck(m) or ()
         if fired:
@@ -181,47 +216,19 @@ def attach(station):
             station.outbox.post(fired)
         return {k[:3] + "VariableResult": out}
 
-    async def send(rid, base):
-        # A page's reportData: the message cap less 200 bytes of envelope, 600 bytes at least.
-        cap = min(model.ctrl("DeviceDataCtrlr.BytesPerMessage[%s]" % "GetReport"), station.board["max_message"])
-        seq = 0
-        for page, last in pages(station, base, model.ctrl("DeviceDataCtrlr.ItemsPerMessage[%s]" % "GetReport"),
-                                max(cap - 200, 600)):
-            req = {"requestId": rid, "seqNo": seq, "generatedAt": compat.iso(), "reportData": page}
-            if not last:
-                req["tbc"] = True
-            for attempt in range(3):
-                try:
-                    # need_boot=False: a CSMS may ask for the report while the boot is Pending (B02).
-                    await s.call("NotifyReport", req, need_boot=False)
-                    break
-                except Exception as e:
-                    log("NotifyReport %d/%d: %r" % (rid, seq, e))
-                    c = s.conn
-                    if c is None or not c.open:
-                        return
-            seq += 1
-        log("base report %d: %d pages" % (rid, seq))
-
-    def get_base_report(req):
-        base = req["reportBase"]
-        for v in model.vars:
-            if _picked(base, v):
-                asyncio.create_task(send(req["requestId"], base))
-                return {"status": "Accepted"}
-        return {"status": "EmptyResultSet"}
-
     def online(up):
         # The BootNotification interval is the heartbeat interval (B01): the
         # variable follows it, so a GetVariables reads what the session uses.
-        hb = s.heartbeat_s
+        hb = station.session.heartbeat_s
+        model = station.model
         if up and model.ctrl("OCPPCommCtrlr.HeartbeatInterval") != hb:
             err = model.set_ctrl("OCPPCommCtrlr.HeartbeatInterval", hb)
             if err:
-                model.named["OCPPCommCtrlr.HeartbeatInterval"].value = hb
-                log("heartbeat %d s, not persisted: %s" % (hb, err))
+                model.cv[model.ci("OCPPCommCtrlr.HeartbeatInterval")] = hb
+                station.log.write("heartbeat %d s, not persisted: %s" % (hb, err))
 
+    s = station.session
     s.on("GetVariables", variables)
     s.on("SetVariables", variables)
-    s.on("GetBaseReport", get_base_report)
+    s.on("GetBaseReport", variables)
     s.listen(online)

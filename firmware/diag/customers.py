@@ -33,7 +33,7 @@ from device.config import ConfigError
 from drivers import store
 
 CHUNK = 512          # NotifyCustomerInformation.data: at most 512 characters
-BLOCK = 256          # characters read from a record file at a time
+BLOCK = 512          # characters read from a record file at a time, at most
 MAX_JOBS = 4         # CustomerInformation requests queued at most; more are Rejected
 RETRIES = 3
 SEP = "\n"           # between two records of the same customer in a report
@@ -45,25 +45,25 @@ class Full(Exception):
     """The store has no room (customer_records or customer_bytes) for a record."""
 
 
-class Customers:
+class Customers(store.Store):
     """The customer-data store: station.customers, seeded once from the board's `customers`,
-    and the CustomerInformation handler. add/find/chunks/clear for integrating firmware."""
+    and the CustomerInformation handler. add/find/chunks/clear for integrating firmware.
+
+    A Store of its own folder (root). The index is read from storage at each use and
+    written back at each change, not held: between requests the store keeps its salt."""
+
+    task = None       # the job runner while jobs wait
+    jobs = ()         # [requestId, report, file numbers], the first one running (a list while any)
 
     def __init__(self, station):
+        store.Store.__init__(self, station.store.root + "/customers")
         self.st = station
-        self.dir = station.store.root + "/customers"
-        self.fs = store.Store(self.dir)
         b = station.board
-        self.max_bytes = b["customer_bytes"]      # device/checks.py gives the defaults
-        self.max_records = b["customer_records"]
-        idx = self.fs.load("index.json")
+        idx = self.idx()
         if not isinstance(idx, dict) or "salt" not in idx:
             idx = {"salt": binascii.hexlify(compat.urandom(8)).decode(), "seeded": 0, "next": 1, "recs": []}
-            self.fs.save("index.json", idx)
-        self.idx = idx
+            self.save("index.json", idx)
         self.salt = idx["salt"].encode()
-        self.jobs = []        # [requestId, report, file numbers], the first one running
-        self.task = None
         self._drop(None)
         station.customers = self
         # The board's `customers`, checked whole first so that a bad board fails every boot.
@@ -75,7 +75,7 @@ class Customers:
             except ValueError as e:
                 raise ConfigError("customers[%d]" % i, str(e))
             total += len(item["data"].encode())
-        if len(seed) > self.max_records or total > self.max_bytes:
+        if len(seed) > b["customer_records"] or total > b["customer_bytes"]:    # device/checks.py: defaults
             raise ConfigError("customers", "over customer_records or customer_bytes")
         # Seeded once per storage: a record the CSMS cleared must not come back at the
         # next boot. "seeded" counts the board records applied; it is saved in the same
@@ -83,17 +83,23 @@ class Customers:
         done = idx.get("seeded") or 0
         if done is True:
             done = len(seed)
+        idx = None
         for i in range(done, len(seed)):
-            idx["seeded"] = i + 1
             try:
-                self.add(seed[i], seed[i]["data"])
+                self.add(seed[i], seed[i]["data"], i + 1)
             except Full:
-                self._save()
+                idx = self.idx()
+                idx["seeded"] = i + 1
+                self.save("index.json", idx)
                 station.log.write("customer store full: board record %d not added" % i)
         station.session.on("CustomerInformation", self.request)
 
+    def idx(self):
+        """The index, {"salt", "seeded", "next", "recs"}, as on storage."""
+        return self.load("index.json")
+
     def path(self, n):
-        return "%s/r%d.txt" % (self.dir, n)
+        return "%s/r%d.txt" % (self.root, n)
 
     def key(self, ref):
         """The salted hash of the one customer reference in ref; ValueError when none, several or malformed.
@@ -131,25 +137,23 @@ class Customers:
         out = SEP.join(parts).encode()
         return binascii.hexlify(hashlib.sha256(self.salt + out).digest()).decode()[:20]
 
-    def _scan(self, key, cut=False):
+    def _scan(self, key, cut=False, idx=None):
         """(record numbers, bytes) of the customer with this key, of every record for None;
         cut: take them out of the index (committed), their files stay for _drop."""
+        idx = idx or self.idx()
         nums = []
         kept = []
         t = 0
-        for r in self.idx["recs"]:
+        for r in idx["recs"]:
             if key is None or r[0] == key:
                 nums.append(r[1])
                 t += r[2]
             elif cut:
                 kept.append(r)
         if cut and nums:
-            self.idx["recs"] = kept
-            self._save()
+            idx["recs"] = kept
+            self.save("index.json", idx)
         return nums, t
-
-    def _save(self):
-        self.fs.save("index.json", self.idx)
 
     def _drop(self, nums):
         """Delete the files of nums (None: every rN.txt, the orphans of a cut add or clear)
@@ -159,7 +163,7 @@ class Customers:
             keep += j[2]
         if nums is None:
             nums = []
-            for name in os.listdir(self.dir):
+            for name in os.listdir(self.root):
                 if name[0] == "r" and name.endswith(".txt"):
                     try:
                         nums.append(int(name[1:-4]))
@@ -176,19 +180,21 @@ class Customers:
         n, t = self._scan(None)
         return len(n), t
 
-    def add(self, ref, data):
+    def add(self, ref, data, seeded=None):
         """Store a record of free text for a customer (more records per customer are kept in order).
 
         ref: {"idToken": {"idToken", "type"}} or {"customerIdentifier": s} or
         {"customerCertificate" (or "certificate"): {hashAlgorithm, issuerNameHash,
         issuerKeyHash, serialNumber}}. Raises ValueError for a bad ref or empty
-        data, Full when over customer_records or customer_bytes.
+        data, Full when over customer_records or customer_bytes. `seeded`: the
+        board records applied with this one, saved in the same index write.
         """
         key = self.key(ref)
         if not isinstance(data, str) or data == "":
             raise ValueError("data")
-        recs, used = self.used()
-        n = self.idx["next"]
+        idx = self.idx()
+        recs, used = self._scan(None, False, idx)
+        n = idx["next"]
         p = self.path(n)
         tmp = p + ".tmp"
         # A write that fails leaves tmp behind: the next add overwrites it, a restart sweeps it.
@@ -196,13 +202,16 @@ class Customers:
             f.write(data)
             store.sync(f)
         size = os.stat(tmp)[6]
-        if recs >= self.max_records or used + size > self.max_bytes:
+        b = self.st.board
+        if len(recs) >= b["customer_records"] or used + size > b["customer_bytes"]:
             store.remove(tmp)
             raise Full()
         store.replace(tmp, p)
-        self.idx["next"] = n + 1
-        self.idx["recs"].append([key, n, size])
-        self._save()
+        idx["next"] = n + 1
+        idx["recs"].append([key, n, size])
+        if seeded:
+            idx["seeded"] = seeded
+        self.save("index.json", idx)
         self.st.log.write("customer #%s: %d bytes added" % (key[:6], size))
 
     def find(self, ref):
@@ -211,7 +220,7 @@ class Customers:
 
     def chunks(self, ref, n=CHUNK):
         """The customer's data as pieces of n characters (the last may be shorter), records joined by SEP."""
-        return self._pieces(self._scan(self.key(ref))[0], n, None)
+        return self._pieces(self._scan(self.key(ref))[0], n)
 
     def clear(self, ref):
         """Delete every record of the customer; returns how many there were."""
@@ -221,9 +230,10 @@ class Customers:
         self.st.log.write("customer #%s: %d records cleared" % (key[:6], len(nums)))
         return len(nums)
 
-    def _pieces(self, nums, n, empty):
-        """Pieces of n characters of the records' text. With `empty` (a job): `empty`
-        when there was no text, then None to mark the end."""
+    def _pieces(self, nums, n, empty=None):
+        """Pieces of n characters of the records' text (records joined by SEP), the last
+        shorter; `empty` alone when there is no text. A piece is read whole where it can
+        be, one string rather than blocks joined and a buffer sliced."""
         buf = sep = ""
         sent = False
         for num in nums:
@@ -235,20 +245,18 @@ class Customers:
                 buf += sep
                 sep = SEP
                 while True:
-                    b = f.read(BLOCK)     # characters, never a split one (MicroPython too)
+                    if len(buf) >= n:
+                        sent = True
+                        yield buf
+                        buf = ""
+                    b = f.read(min(BLOCK, n - len(buf)))     # characters, never a split one (MicroPython too)
                     if not b:
                         break
-                    buf += b
-                    while len(buf) >= n:
-                        yield buf[:n]
-                        buf = buf[n:]
-                        sent = True
+                    buf = buf + b if buf else b
         if buf:
             yield buf
         elif empty and not sent:
             yield empty
-        if empty:
-            yield None
 
     # ---- CustomerInformation --------------------------------------------------
 
@@ -271,6 +279,8 @@ class Customers:
             return {"status": st, "statusInfo": {"reasonCode": why}}
         # A clear is committed now; the job reads the files, then drops them.
         nums = self._scan(key, clear)[0]
+        if not self.jobs:
+            self.jobs = []
         self.jobs.append((req["requestId"], report, nums))
         self.st.log.write("CustomerInformation %d #%s: %d records, report %d clear %d" % (
             req["requestId"], key[:6], len(nums), report, clear))
@@ -279,32 +289,37 @@ class Customers:
         return {"status": "Accepted"}
 
     async def _work(self):
-        """Run the jobs in order: NotifyCustomerInformation parts, each sent once the next is
-        known (for tbc), RETRIES tries each; then delete the files of what was cleared."""
+        """Run the jobs in order: NotifyCustomerInformation parts, counted first (for tbc:
+        one part in RAM at a time, not the next one read ahead), RETRIES tries each; then
+        delete the files of what was cleared."""
         s = self.st.session
         log = self.st.log.write
         try:
             while self.jobs:
                 rid, report, nums = self.jobs[0]
-                texts = self._pieces(nums if report else (), CHUNK, NONE if report or not nums else CLEARED)
+                have = nums if report else ()
+                empty = NONE if report or not nums else CLEARED
+                k = 0
+                for t in self._pieces(have, CHUNK, empty):
+                    k += 1
+                texts = self._pieces(have, CHUNK, empty)
                 seq = 0
-                prev = None
                 r = "done"
                 try:
                     for t in texts:
-                        if prev is not None:
-                            req = {"data": prev, "seqNo": seq, "generatedAt": compat.iso(), "requestId": rid}
-                            if t is not None:
-                                req["tbc"] = True
-                            for i in range(RETRIES):
-                                try:
-                                    await s.call("NotifyCustomerInformation", req)
-                                    break
-                                except Exception:
-                                    if i == RETRIES - 1 or not s.online:
-                                        raise
-                            seq += 1
-                        prev = t
+                        req = {"data": t, "seqNo": seq, "generatedAt": compat.iso(), "requestId": rid}
+                        t = None
+                        if seq < k - 1:
+                            req["tbc"] = True
+                        for i in range(RETRIES):
+                            try:
+                                await s.call("NotifyCustomerInformation", req)
+                                break
+                            except Exception:
+                                if i == RETRIES - 1 or not s.online:
+                                    raise
+                        req = None
+                        seq += 1
                 except Exception as e:
                     r = type(e).__name__
                 finally:
@@ -314,7 +329,8 @@ class Customers:
                 self._drop(nums)
         finally:
             self.task = None
-
+            if not self.jobs:
+                self.jobs = ()    # no list kept between requests
 
 
 attach = Customers     # station.py: customers.attach(station)

@@ -10,8 +10,6 @@ _JOB = ("diag.logupload", "drivers.upload")
 
 
 def attach(station):
-    station.getlog = None    # the job's state while loaded (diag/logupload.py)
-
     async def job(req=None):
         """GetLog(req), or the trigger (no req); then unload unless an upload runs."""
         from diag import logupload
@@ -28,8 +26,11 @@ def attach(station):
 def unload(station, names=_JOB):
     """Forget the job's state and modules (no upload runs): the next request
     imports them again. With no station, only drop the modules `names`."""
-    if station:
+    if station and station.getlog is not None:
+        # Back to Station.getlog (None): no attribute slot kept. Set to None first: a
+        # MicroPython map keeps a deleted entry's value, which would hold the job's state.
         station.getlog = None
+        del station.getlog
     for name in names:
         if sys.modules.pop(name, None) is not None:
             pkg, _, mod = name.partition(".")

@@ -17,14 +17,19 @@ from drivers import store
 
 
 class LogRing:
+    # Defaults in the class, an instance's own only once set: each attribute of
+    # an instance is a slot of its table (16 bytes on a 64-bit port).
+    echo = False
+    secrets = ()   # strings never written (e.g. the CSMS password): `ring.secrets += (s,)`
+    holds = 0      # uploads reading a snapshot: rotation keeps one more segment
+
     def __init__(self, folder, name, max_bytes, files, echo=False):
         self.folder = folder
         self.name = name
         self.files = max(2, files)
         self.seg_bytes = max(512, max_bytes // self.files)
-        self.echo = echo
-        self.secrets = []   # strings never written (e.g. the CSMS password)
-        self.holds = 0      # uploads reading a snapshot: rotation keeps one more segment
+        if echo:
+            self.echo = True
         store.makedirs(folder)
         segs = self.segments()
         self.cur = segs[-1] if segs else 0
@@ -53,7 +58,7 @@ class LogRing:
         for s in self.secrets:
             if s:
                 text = text.replace(s, "***")
-        line = compat.iso() + " " + text.replace("\n", " ") + "\n"
+        line = "%s %s\n" % (compat.iso(), text.replace("\n", " "))    # one string, not three joined
         if self.echo:
             print(self.name[0].upper() + " " + line, end="")
         if self.size + len(line) > self.seg_bytes and self.size:

@@ -15,7 +15,8 @@ a LogStatusNotification with the old requestId, then the new upload runs.
 
 Reading never holds the log in RAM: an attempt takes a snapshot of the ring
 (segment numbers and byte lengths), counts the window's bytes in a first
-pass for Content-Length, then streams the same bytes in 1 KB pieces; lines
+pass for Content-Length, then streams the same bytes in 512-byte pieces (1 KB
+ones made the heap bench's peak 0.5 KB higher); lines
 appended meanwhile are not part of it.
 """
 import asyncio
@@ -204,7 +205,7 @@ async def run(g, req, ring, w, name):
                 if loc[0] == "https":
                     ca = st.board["csms"].get("ca")
                     ctx = compat.ssl_context(ca and st.config_path(ca))
-                await upload.send(loc, name, chunks(ring, snap, w, 1024), size,
+                await upload.send(loc, name, chunks(ring, snap, w, 512), size,
                                   (st.board.get("log") or {}).get("upload") == "POST", ctx)
                 s = "Uploaded"
                 why = "%d bytes" % size

@@ -6,11 +6,13 @@ KEYS = "path:S"
 
 class FileSensor:
     error = None  # why the last read gave no value
+    size = 64     # characters read: a number; text gets its own (an instance attribute only then)
 
     def __init__(self, board, spec, s):
         self.path = config.rel(board, s["path"])
         self.dtype = dtype = spec["dataType"]
-        self.size = 2600 if dtype == "string" or dtype[-4:] == "List" else 64   # text, or a number
+        if dtype == "string" or dtype[-4:] == "List":
+            self.size = 2600
 
     def read(self):
         try:

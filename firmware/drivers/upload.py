@@ -8,7 +8,7 @@ the connection, the writes, and the reply reading (_cmd reads an FTP reply
 and an HTTP status line alike). No connect, read or write waits more
 than 30 s.
 
-The body is an iterator of bytes-like pieces (1 KB each from
+The body is an iterator of bytes-like pieces (512 bytes each from
 diag/logupload.py; an empty one is a point to let other tasks run) whose
 total size the caller counted before: it is never in RAM. Each piece is
 written and drained before the next is asked for.
@@ -171,8 +171,10 @@ async def send(loc, name, body, size, post, ctx):
         # The request head (HTTP), the body, the multipart end (POST); for
         # FTP the body alone, on the data connection.
         e = None
+        x = (hd,)
+        hd = None       # the head is held by x alone: not while the body goes
         try:
-            for x in ((hd,), body, (tail,)):
+            for k in (body, (tail,), None):
                 for p in x:
                     # MicroPython's Stream.write copies what the socket does
                     # not take at once; CPython's transport may keep the
@@ -185,7 +187,7 @@ async def send(loc, name, body, size, post, ctx):
                     # (CPython): then only let the other tasks run.
                     await (asyncio.wait_for(d.drain(), 30) if (d.out_buf if IS_MPY else
                            d.transport.get_write_buffer_size() >= 4096) else asyncio.sleep(0))
-                hd = None       # not held while the body goes
+                x = k
         except OSError as x:
             e = x       # the server may have answered early (HTTP 401) and closed
         if d is not w:      # FTP: EOF ends the file

@@ -29,7 +29,7 @@ class Wifi:
         self.retry_ms = (spec.get("retry_s") or 15) * 1000
         if self.password:
             for lg in (st.log, st.seclog):
-                lg.secrets.append(self.password)
+                lg.secrets += (self.password,)
 
     def start(self):
         import network

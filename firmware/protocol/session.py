@@ -28,8 +28,6 @@ class Offline(Exception):
 class Session:
     def __init__(self, station):
         self.st = station
-        b = station.board
-        self.url = b["csms"]["url"].rstrip("/") + "/" + b["station"]["id"]
         self.handlers = {"TriggerMessage": self._trigger}
         self.invalid = {}
         self.frame_len = 0
@@ -74,6 +72,8 @@ class Session:
     async def call(self, action, payload, timeout_ms=None, need_boot=True):
         """Send a CALL and return the CALLRESULT payload.
 
+        payload: a dict, or its JSON text (the outbox sends stored events so:
+        no dicts of them, no second encoding).
         Raises Offline when there is no (booted) connection or it drops,
         asyncio.TimeoutError when no answer came in time, and
         codec.CallError when the CSMS answered a CALLERROR.
@@ -90,7 +90,10 @@ class Session:
             self.pending = p
             try:
                 try:
-                    await conn.send(codec.call(mid, action, payload))
+                    if type(payload) is str:
+                        await conn.send('[2,"%s","%s",%s]' % (mid, action, payload))
+                    else:
+                        await conn.send(codec.call(mid, action, payload))
                 except Exception as e:
                     raise Offline("%s: %r" % (action, e))
                 try:
@@ -244,7 +247,7 @@ class Session:
         The backoff doubles from 1 s to 60 s, with +-25 % jitter."""
         st = self.st
         log = st.log.write
-        url = self.url
+        url = st.board["csms"]["url"].rstrip("/") + "/" + st.board["station"]["id"]
         backoff = 1000
         while True:
             try:

@@ -63,11 +63,14 @@ def call(st, action, payload):
 
 def record(st):
     """A CSMS behind the station's own CALLs: each is checked against its schema,
-    kept in st.sent as (action, payload) and answered {}."""
+    kept in st.sent as (action, payload) and answered {}. A payload the station
+    gives as JSON text (NotifyEvent) is kept as the CSMS reads it, parsed."""
     from protocol import codec
     st.sent = []
 
     async def call(action, payload, timeout_ms=None, need_boot=True):
+        if isinstance(payload, str):
+            payload = json.loads(payload)
         codec.validate(action, True, payload)
         st.sent.append((action, payload))
         return {}
@@ -75,10 +78,16 @@ def record(st):
     return st
 
 
+def pending(st):
+    """The outbox's event file names, in order."""
+    import os
+    return sorted(n for n in os.listdir(st.outbox.dir) if n.endswith(".json"))
+
+
 def queued(st):
     """eventData dicts waiting in the outbox, in order."""
     out = []
-    for n in st.outbox.pending():
+    for n in pending(st):
         with open(st.outbox.dir + "/" + n) as f:
             out.append(json.load(f))
     return out
@@ -87,7 +96,7 @@ def queued(st):
 def drain(st):
     """Pretend the CSMS took everything queued; returns it."""
     evs = queued(st)
-    for n in st.outbox.pending():
+    for n in pending(st):
         import os
         os.remove(st.outbox.dir + "/" + n)
     st.outbox.count = 0

@@ -114,7 +114,7 @@ def test_bounded_by_customer_records_and_customer_bytes():
     support.raises(cu.Full, c.add, CERT, "c")           # a third record
     assert c.used() == (2, 40)
     assert text(CID, st) == "a" * 20 and text(TOK, st) == "é" * 10
-    assert not [n for n in os.listdir(c.dir) if n.endswith(".tmp")]
+    assert not [n for n in os.listdir(c.root) if n.endswith(".tmp")]
 
 
 def test_persisted_across_restart_and_the_index_holds_no_reference_in_clear():
@@ -124,7 +124,7 @@ def test_persisted_across_restart_and_the_index_holds_no_reference_in_clear():
     st2 = kit.again(st)
     assert text(TOK, st2) == "secret data of the token"
     assert text(CID, st2) == "more secret data"
-    with open(st2.customers.dir + "/index.json") as f:
+    with open(st2.customers.root + "/index.json") as f:
         idx = f.read()
     assert "RFID-AB12" not in idx and "rfid-ab12" not in idx and "cust-7" not in idx
 
@@ -149,7 +149,7 @@ def test_seeded_once_from_the_board_and_a_cleared_record_stays_gone():
 def test_orphans_of_a_cut_add_or_clear_are_deleted_at_start():
     st = make()
     st.customers.add(CID, "kept")
-    d = st.customers.dir
+    d = st.customers.root
     for name in ("r99.txt", "r98.txt.tmp"):
         with open(d + "/" + name, "w") as f:
             f.write("half written customer data")

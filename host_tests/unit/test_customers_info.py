@@ -49,7 +49,7 @@ def notes(st, rid=None):
 
 
 def records(st):
-    return [n for n in os.listdir(st.customers.dir) if n.startswith("r")]
+    return [n for n in os.listdir(st.customers.root) if n.startswith("r")]
 
 
 def test_N09_no_reference_is_Invalid_TC_N_29_TC_N_33():

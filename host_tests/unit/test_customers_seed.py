@@ -11,8 +11,9 @@ def test_a_cut_mid_seed_adds_no_record_twice():
     assert st.customers.used()[0] == 2
     # As if power was cut after the first record's index write: B not yet added.
     st.customers.clear({"customerIdentifier": "cust-2"})
-    st.customers.idx["seeded"] = 1
-    st.customers._save()
+    idx = st.customers.idx()
+    idx["seeded"] = 1
+    st.customers.save("index.json", idx)
     st2 = kit.again(st)
     assert st2.customers.used()[0] == 2
     assert st2.customers.find({"customerIdentifier": "cust-1"}) == len("first")

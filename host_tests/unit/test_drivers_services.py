@@ -110,7 +110,7 @@ def test_wifi_open_network_has_no_secret():
     st = Stub()
     w = wifi.Wifi(st, {"ssid": "open"})
     w.start()
-    assert st.log.secrets == [] and fakehw.called("wlan_connect") == [("wlan_connect", "open", None)]
+    assert not st.log.secrets and fakehw.called("wlan_connect") == [("wlan_connect", "open", None)]
 
 
 # ---- clock ---------------------------------------------------------------------

@@ -1,4 +1,6 @@
 """N03-N08 on a real Station, in-process, on both runtimes. Test names carry the FR ids."""
+import json
+
 import compat
 from compat import ticks_ms, ticks_add
 from diag import monitors as mon
@@ -288,10 +290,11 @@ def test_N07_FR07_events_of_one_tick_travel_together():
     kit.push(st, 20)
     kit.drain(st)
     kit.push(st, 60)
-    names = st.outbox.pending()
+    names = kit.pending(st)
     assert len(names) == 3 and len(set(n[11:21] for n in names)) == 1
-    take, datas, more = st.outbox._page(names)
-    assert len(datas) == 3 and not more
+    take, text, more = st.outbox._page(0)
+    p = json.loads(text)
+    assert len(take) == 3 and len(p["eventData"]) == 3 and not more and "tbc" not in p
 
 
 def test_N07_FR10_writeonly_variable_reports_empty_actual_value():
@@ -454,6 +457,19 @@ def test_N07_full_queue_drops_least_severe_first_and_logs_it():
     assert sevs == [2, 2, 2]
     assert st.outbox.dropped == 3
     assert "outbox full" in "".join(ln for t, ln in st.log.lines())
+
+
+def test_a_full_outbox_drops_the_oldest_of_its_least_severe_events():
+    st = kit.make(online=False, queue_size=3)
+    kit.setmon(st, "Delta", 1, severity=8)
+    kit.setmon(st, "Delta", 1, severity=2)
+    kit.push(st, 0)
+    kit.push(st, 5)      # events 1 (sev 8) and 2 (sev 2)
+    kit.push(st, 10)     # 3 (sev 8), then 4 (sev 2) makes room: event 1 goes, the oldest sev 8
+    assert [e["eventId"] for e in kit.queued(st)] == [2, 3, 4]
+    kit.push(st, 15)     # 5 (sev 8) takes 3's place, 6 (sev 2) takes 5's
+    assert [e["eventId"] for e in kit.queued(st)] == [2, 4, 6]
+    assert st.outbox.dropped == 3
 
 
 def test_N07_monitoring_disabled_sends_nothing():

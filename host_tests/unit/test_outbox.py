@@ -1,5 +1,6 @@
 """NotifyEvent delivery from the outbox: pages, seqNo/tbc, retries, order (N07.FR.07, N08.FR.04)."""
 import asyncio
+import json
 
 from protocol import codec
 import stationkit as kit
@@ -20,6 +21,8 @@ def run_outbox(st, answers, until):
     sent = []
 
     async def call(action, payload, timeout_ms=None, need_boot=True):
+        assert isinstance(payload, str)     # the stored events' text, as the CSMS reads it
+        payload = json.loads(payload)
         codec.validate(action, True, payload)
         sent.append(payload)
         a = answers.pop(0) if answers else None
@@ -72,3 +75,20 @@ def test_a_lost_answer_redelivers_the_same_event_ids():
     sent = run_outbox(st, [Offline("gone"), None], lambda s: st.outbox.count == 0)
     assert len(sent) == 2 and sent[0]["eventData"] == sent[1]["eventData"]
     assert st.outbox.sent == 1
+
+
+def test_a_backlog_goes_out_one_batch_at_a_time_in_order():
+    # Three ticks' events queued offline: each page holds one tick's events, oldest first.
+    st = kit.make([kit.var(name="T%d" % i) for i in range(2)], online=False)
+    for i in range(2):
+        kit.setmon(st, "Delta", 1, variable={"name": "T%d" % i})
+    for v in (0, 5, 10, 15):
+        for i in range(2):
+            st.push(kit.EVSE1, {"name": "T%d" % i}, v)
+        st.tick()
+    assert st.outbox.count == 6
+    st.session.online = True
+    sent = run_outbox(st, [], lambda s: st.outbox.count == 0)
+    ids = [[e["eventId"] for e in p["eventData"]] for p in sent]
+    assert ids == [[1, 2], [3, 4], [5, 6]]
+    assert [p["seqNo"] for p in sent] == [0, 0, 0] and not [p for p in sent if p.get("tbc")]
