@@ -366,6 +366,17 @@ class Model:
         for i in range(len(CTRL)):
             yield self.made.get(i) or Ctrl(self, i)
 
+    def at(self, i):
+        """The variable with this index (Variable.index): a board one, or the kept
+        controller one after them (made and kept when none is)."""
+        n = len(self.vars)
+        if i < n:
+            return self.vars[i]
+        v = self.made.get(i - n)
+        if v is None:
+            v = self.made[i - n] = Ctrl(self, i - n)
+        return v
+
     def find(self, component, variable, keep=True):
         """The variable, or None. component/variable in OCPP shapes. A controller
         variable's object is kept (keep) for later finds to return: a monitor may

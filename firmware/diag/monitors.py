@@ -176,7 +176,7 @@ class Monitors:
         f = self.fl[j]
         i = self.ids[j]
         x = self.val[j]
-        v = self.st.model.vars[self.vi[j]]
+        v = self.st.model.at(self.vi[j])
         if f & _F_INT:
             x = int(x)
         t = f & _F_TYPE
@@ -320,7 +320,7 @@ class Monitors:
         if t >= PERIODIC:
             if not f & _F_ST:
                 self._schedule(j, ticks_ms())
-        elif self.st.model.vars[self.vi[j]].numeric:
+        elif self.st.model.at(self.vi[j]).numeric:
             if not f & _F_ST:
                 self._reference(j)
         elif self.refs.get(self._key(j)) is None:
@@ -434,7 +434,7 @@ class Monitors:
 
     def _reference(self, j):
         """The variable's current value as record j's Delta reference."""
-        v = self.st.model.vars[self.vi[j]]
+        v = self.st.model.at(self.vi[j])
         x = v.value
         if not v.numeric:
             self.refs[self._key(j)] = x
@@ -544,7 +544,7 @@ class Monitors:
             while e < n and vi[e] == vi[j]:
                 e += 1
             k = len(b)
-            b.extend((self.st.model.vars[vi[j]], j, e, None, None, None, None))
+            b.extend((self.st.model.at(vi[j]), j, e, None, None, None, None))
             if not self._band(b, k):
                 del b[k:]
             for i in range(j, e):
@@ -613,14 +613,14 @@ class Monitors:
     def _run(self, lo, hi, now, fired):
         """Evaluate records lo..hi-1; returns fired, with what fired appended."""
         fl = self.fl
-        vs = self.st.model.vars
+        at = self.st.model.at
         notx = not self.tx
         for j in range(lo, hi):
             f = fl[j]
             if f & _F_OFF or (f & _F_TX and notx):
                 continue
             t = f & _F_TYPE
-            v = vs[self.vi[j]]
+            v = at(self.vi[j])
             val = v.value
             if t <= LOWER:
                 if val is None or not v.numeric:
