@@ -233,7 +233,8 @@ def run(root, url=None, frames=None, sample=False, preload=(), code_only=False):
     gc.collect()
     m0 = probe.mem() if probe.tm is not None else (gc.mem_alloc() if kit.MPY else 0)
     import asyncio  # noqa: F401
-    import station  # noqa: F401  (the firmware's whole import tree)
+    import main
+    main.load()  # the firmware's whole import tree, as main() loads it on a board
     import drivers.file  # noqa: F401  (the board's sensor driver)
     booted = sorted(sys.modules) if kit.MPY else []
     for name in preload:
