@@ -162,9 +162,13 @@ class FakeLink:
         return self.counts.get(action, 0)
 
     async def request(self, mid, action, payload_json):
-        """Serve a CSMS CALL as the session does; returns the response frame text."""
+        """Serve a CSMS CALL as the session does; returns the response frame text.
+        payload_json may be a function that makes the text: then only the frame
+        is alive while the station serves it (the CSMS's own copy of the payload
+        is not the station's heap)."""
         self.result = None
-        await self.s._dispatch('[2,"%s","%s",%s]' % (mid, action, payload_json))
+        await self.s._dispatch('[2,"%s","%s",%s]' % (
+            mid, action, payload_json() if callable(payload_json) else payload_json))
         return self.result
 
     def close(self):

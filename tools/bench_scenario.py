@@ -165,7 +165,7 @@ async def scenario(root, url, frames, probe):
     for i in range(N_VARS):
         for first in range(0, PER_VAR, per):
             k = min(per, PER_VAR - first)
-            r = await req("SetVariableMonitoring", items(i + 1, first, k))
+            r = await req("SetVariableMonitoring", lambda: items(i + 1, first, k))
             if r.count('"status":"Accepted"') != k:
                 raise AssertionError("SetVariableMonitoring: " + r[:300])
         r = link.result = None    # the CSMS's copy of the answer is not the station's heap

@@ -143,6 +143,7 @@ class Session:
         log = self.st.log.write
         try:
             kind, mid, a, b = codec.decode(text)
+            text = None   # parsed: the frame's text is not kept while the request is served
         except codec.CallError as e:
             if e.msg_type in (codec.CALLRESULT, codec.CALLERROR):
                 # OCPP-J answers only a CALL with a CALLERROR: a broken answer is dropped.
