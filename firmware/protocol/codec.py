@@ -86,12 +86,31 @@ def error(msg_id, code, description="", details=None):
 # ---------------------------------------------------------------- decoder
 
 _BAD = object()  # decode: not JSON
-# RuntimeError: CPython's RecursionError. MemoryError: MicroPython's json.loads
-# keeps a stack on the heap, so a frame nested a few thousand deep (10 KB, well
-# under max_message) exhausts it; that is a frame we cannot read, not a reason
-# to drop the connection (host_tests/test_fuzz.py, docs/robustness.md).
-_JSONERR = (ValueError, TypeError, RuntimeError, MemoryError)
+_JSONERR = (ValueError, TypeError)
+# Frames too deep or too large to parse: CPython's RecursionError (a
+# RuntimeError), and MicroPython's MemoryError, as its json.loads keeps its
+# stack and strings on the heap (a frame nested a few thousand deep, or a
+# string of kB when no free block is that large). A frame we cannot read, not
+# a reason to drop the connection (host_tests/test_fuzz.py, docs/robustness.md).
+_TOOBIG = (RuntimeError, MemoryError)
 _loads = json.loads
+
+
+def _call_id(text):
+    """The id of a frame that starts as a CALL ('[2,"<id>"'), read from its
+    first bytes when the whole could not be parsed: the CSMS learns which
+    request failed. None when the start does not read so."""
+    try:
+        h = text[:48]
+        if type(h) is not _str:
+            h = str(bytes(h), "utf-8")
+        h = h.replace(" ", "")
+        j = h.find('"', 4)
+        if h[:4] == '[2,"' and 4 <= j <= 40 and "\\" not in h[4:j]:
+            return h[4:j]
+    except (ValueError, MemoryError):
+        pass
+    return None
 
 
 def decode(text):
@@ -106,6 +125,11 @@ def decode(text):
     try:
         a = _loads(text)
     except _JSONERR:
+        a = _BAD
+    except _TOOBIG:
+        mid = _call_id(text)
+        if mid is not None:
+            raise CallError("RpcFrameworkError", "frame too deep or too large to read", None, mid, CALL)
         a = _BAD
     # OCPP-J: the message id is a string of at most 36 characters
     if _type(a) is _list and _len(a) > 2 and _type(a[0]) is _int and _type(a[1]) is _str \

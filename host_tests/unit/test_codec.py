@@ -94,6 +94,18 @@ def test_invalid_json_is_rpc_framework_error_with_id_minus_1():
         assert e.msg_type is None
 
 
+def test_a_frame_too_deep_to_read_answers_its_call_id_when_its_start_gives_one():
+    # CPython stops at its recursion limit, MicroPython's json.loads runs out
+    # of heap: either way the frame cannot be read, and the connection lives.
+    n = 20000
+    e = _frame_fails('[2,"req-7","GetVariables",' + "[" * n + "]" * n + "]", "RpcFrameworkError", "req-7")
+    assert e.msg_type == CALL
+    e = _frame_fails(b'[2, "b", "GetVariables", ' + b"[" * n + b"]" * n + b"]", "RpcFrameworkError", "b")
+    e = _frame_fails("[" * n + "]" * n, "RpcFrameworkError", "-1")
+    assert e.msg_type is None
+    _frame_fails('[3,"r",' + "[" * n + "]" * n + "]", "RpcFrameworkError", "-1")
+
+
 def test_not_an_array_is_rpc_framework_error():
     for t in ('{}', '"x"', '5', 'null', 'true', '{"0":2}'):
         _frame_fails(t, "RpcFrameworkError", "-1")
