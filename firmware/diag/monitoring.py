@@ -3,7 +3,7 @@ SetVariableMonitoring, N05 SetMonitoringLevel, N06 ClearVariableMonitoring."""
 import json
 
 from diag import monitors as mon, reports
-from protocol.codec import CallError
+from protocol import codec
 
 # Results that carry no reasonCode; any other string _set() returns is the
 # reasonCode of a Rejected.
@@ -15,11 +15,11 @@ def _limit(station, req, key, which):
     ctrl = "MonitoringCtrlr.%sPerMessage[" + which + "]"
     items = m.ctrl(ctrl % "Items")
     if len(req[key]) > items:
-        raise CallError("OccurrenceConstraintViolation", "%s: more than %d items" % (key, items))
+        raise codec.CallError("OccurrenceConstraintViolation", "%s: more than %d items" % (key, items))
     size = station.session.frame_len or len(json.dumps(req))
     limit = m.ctrl(ctrl % "Bytes")
     if size > limit:
-        raise CallError("FormatViolation", "request of %d bytes exceeds %d" % (size, limit))
+        raise codec.CallError("FormatViolation", "request of %d bytes exceeds %d" % (size, limit))
 
 
 def _set(station, item):
@@ -112,7 +112,16 @@ def attach(station):
         if fired:
             ms.save_trips()
             station.outbox.post(fired)
-        return {"setMonitoringResult": out}
+        # The answer as JSON text in parts, each result let go once encoded:
+        # at the end of a request its dicts and its text are not both alive.
+        parts = ['{"setMonitoringResult":[']
+        for i in range(len(out)):
+            if i:
+                parts.append(",")
+            parts.append(codec.dumps(out[i]))
+            out[i] = None
+        parts.append("]}")
+        return parts
 
     def clear_variable_monitoring(req):
         _limit(station, req, "id", "ClearVariableMonitoring")

@@ -64,23 +64,24 @@ except TypeError:  # a MicroPython port built without separators support
     _SEP = {}
 
 
-def _dumps(obj):
+def dumps(obj):
+    """Compact JSON text (no spaces), as every frame is."""
     return json.dumps(obj, **_SEP)
 
 
 def call(msg_id, action, payload):
     """A CALL frame as compact JSON text."""
-    return _dumps([CALL, msg_id, action, payload])
+    return dumps([CALL, msg_id, action, payload])
 
 
 def result(msg_id, payload):
     """A CALLRESULT frame as compact JSON text."""
-    return _dumps([CALLRESULT, msg_id, payload])
+    return dumps([CALLRESULT, msg_id, payload])
 
 
 def error(msg_id, code, description="", details=None):
     """A CALLERROR frame; the description is cut to the 255 characters OCPP-J allows."""
-    return _dumps([CALLERROR, msg_id, code, description[:255], details or {}])
+    return dumps([CALLERROR, msg_id, code, description[:255], details or {}])
 
 
 # ---------------------------------------------------------------- decoder

@@ -48,6 +48,10 @@ class Session:
     def on(self, action, handler, invalid=None):
         """Serve `action` with handler(payload) -> response payload.
 
+        The response is a dict, or its JSON text in parts (a list of str): the
+        frame is then joined once, at its size, from pieces small enough for
+        a fragmented heap, and a handler can let its request's dicts go as it
+        encodes (SetVariableMonitoring).
         invalid(error, payload), when given, may turn a schema violation into
         an ordinary response (return it) instead of a CALLERROR (return None).
         """
@@ -195,7 +199,13 @@ class Session:
             await self._error(mid, e)
             return
         try:
-            await self.conn.send(codec.result(mid, r))
+            if type(r) is list:
+                r.insert(0, '[3,"%s",' % mid)
+                r.append("]")
+                r = "".join(r)
+            else:
+                r = codec.result(mid, r)
+            await self.conn.send(r)
         except Exception as e:
             log("reply to %s lost: %r" % (action, e))
 

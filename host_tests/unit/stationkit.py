@@ -55,8 +55,11 @@ def again(st, online=True):
 def call(st, action, payload):
     """Serve a CSMS request the way the session does (validation included)."""
     from protocol import codec
+    payload = json.loads(json.dumps(payload))   # the station's own copy, as parsed off the wire
     codec.validate(action, True, payload)
     r = st.session.handlers[action](payload)
+    if isinstance(r, list):      # the response as JSON text in parts: what the CSMS reads
+        r = json.loads("".join(r))
     codec.validate(action, False, r)
     return r
 
