@@ -461,6 +461,52 @@ def latency(log, samples=12):
     return out
 
 
+def connection(log):
+    """What a real WebSocket connection costs the station at rest, which the
+    heap scenario's in-process link does not count: the same station (4 file
+    sensors, the esp32-devkitc board's lean keys, MicroPython from the .mpy
+    tree) settled offline (its CSMS URL a closed port on 127.0.0.1) and then
+    online to tools/csms.py; heap readings after gc.collect() (board
+    "_debug_heap"), the lowest of 4 each."""
+    import socket
+    import tempfile
+    from csms import CSMS
+    import station_proc as sp
+    from clients import fault_net as fn
+    with open(os.path.join(ROOT, "boards", "esp32-devkitc.json")) as f:
+        lean = json.load(f)
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    closed = "ws://127.0.0.1:%d/ocpp" % s.getsockname()[1]
+    s.close()
+    out = {}
+    csms = CSMS().start()
+    try:
+        for phase, url in (("offline", closed), ("online", csms.url)):
+            log("connection: station at rest, %s (MicroPython)" % phase)
+            os.makedirs(os.path.join(WORK, "tmp"), exist_ok=True)
+            tmp = tempfile.mkdtemp(prefix="conn-", dir=os.path.join(WORK, "tmp"))
+            vs = []
+            for i in range(4):
+                path = "sensors/evse%d" % (i + 1)
+                sp.write_sensor(tmp, 20, path)
+                vs.append(sp.temperature(i + 1, path))
+            bp = sp.board(tmp, url, variables=vs, settings=lean["settings"], max_message=lean["max_message"],
+                          queue_size=lean["queue_size"], log=lean["log"], _debug_heap=300)
+            st = sp.Station("micropython", bp).start()
+            try:
+                if phase == "online":
+                    csms.wait_calls("BootNotification", timeout=30)
+                time.sleep(2.0)
+                out[phase] = fn.heap_settled(st)
+            finally:
+                st.stop()
+    finally:
+        csms.stop()
+    out["cost"] = out["online"] - out["offline"]
+    return out
+
+
 def machine():
     cpu = "?"
     try:
@@ -685,6 +731,12 @@ def markdown(R):
         if H["qstr"]:
             L += ["", "Interned names the imports added: %d names, %d bytes of qstr pools (never freed)." % (
                 H["qstr"]["names"], H["qstr"]["bytes"])]
+        C = R.get("connection")
+        if C:
+            L += ["", "A real WebSocket connection, which the scenario's in-process link does not count: the "
+                  "same 4-sensor station at rest, heap in use offline %d B, online to the local CSMS %d B: "
+                  "the connection costs %d B (%s KB: its buffers, the WebSocket object, its reader, keepalive "
+                  "and heartbeat tasks)." % (C["offline"], C["online"], C["cost"], _kb(C["cost"]))]
         L += ["", "Per-object costs:", "", "| object | bytes each |", "|---|---|"]
         for r in H["objects"]:
             L.append("| %s | %.0f |" % (r["what"], r["bytes"]))
@@ -749,6 +801,8 @@ def main(argv):
         R["tick"] = tick(tree, tools, log)
     if want("heap"):
         R["heap"] = heap(tree, tools, log, quick)
+    if want("heap"):
+        R["connection"] = connection(log)
     if want("latency"):
         R["latency"] = latency(log, 6 if quick else 12)
     R["budgets"] = budgets(R)
