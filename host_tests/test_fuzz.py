@@ -46,6 +46,7 @@ RAW_ROUNDS = fn.size(1, 8)            # rounds of the raw-server script, part 2
 BATCH = 100
 MAX_MESSAGE = 16384
 BIG = 2048
+DEEP = 100
 SEED = int(os.environ.get("FUZZ_SEED", "20261125"))
 HEAP_SLACK = 3072                      # bytes: the lowest of 4 settled readings, after vs. before
 FIGURES = {}                           # for the report: what was fuzzed
@@ -351,15 +352,36 @@ def send_batch(csms, texts):
     asyncio.run_coroutine_threadsafe(go(), csms.loop).result(60)
 
 
+def depth(text):
+    """How deep a frame's JSON nests (0 when CPython cannot parse it)."""
+    try:
+        a = json.loads(text)
+    except (ValueError, RecursionError):
+        return 0
+    d, todo = 0, [(a, 1)]
+    while todo:
+        v, k = todo.pop()
+        if isinstance(v, (list, dict)):
+            d = max(d, k)
+            todo.extend((x, k + 1) for x in (v.values() if isinstance(v, dict) else v))
+    return d
+
+
+def big(text):
+    """A frame MicroPython may lack the heap to read: over BIG bytes, or nested over DEEP."""
+    return len(text.encode()) > BIG or depth(text) > DEEP
+
+
 def check_answer(exp, got, text, runtime):
     kind = exp[0]
     where = "frame %r -> %r" % (text[:300], str(got)[:300])
     expected = kind == "error" and got[0] == 4 and got[1] == exp[1] and got[2] in exp[2]
-    if runtime == "micropython" and len(text.encode()) > BIG and got[0] == 4 and exp[:2] != ("error", "-1") \
+    if runtime == "micropython" and big(text) and got[0] == 4 and exp[:2] != ("error", "-1") \
             and not expected and (got[1:3] in (["-1", RPC], [exp[1], RPC])
                                   or (got[1:3] == [exp[1], "InternalError"] and kind != "error")):
-        # A frame with a string of kB when the heap (384 KB, fragmented by the
-        # run) has no block that large: too large to read (RpcFrameworkError,
+        # A frame with a string of kB, or nested hundreds deep, when the heap
+        # (384 KB, fragmented by the run) has no block that large or no room
+        # for json.loads's stack: too large to read (RpcFrameworkError,
         # with the id read from the frame's start) or, when memory ran out
         # past decoding, InternalError. Counted; the connection stays up
         # (docs/robustness.md).
@@ -402,7 +424,7 @@ def fuzz_run(csms, fz, n, tally, runtime):
             len(ans) - 1, len(want), i)
         for (e, t), g in zip(want, ans):
             tally[check_answer(e, g, t, runtime)] += 1
-            if len(t.encode()) > BIG and e[:2] != ("error", "-1"):
+            if big(t) and e[:2] != ("error", "-1"):
                 tally["big"] += 1
         assert ans[-1][:3] == [4, sid, NOTIMPL]
 
