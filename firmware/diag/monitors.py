@@ -138,7 +138,7 @@ class Monitors:
             if v is None or not v.monitorable:
                 station.log.write("monitor %d dropped: its variable is gone" % r[0])
                 continue
-            self._add(new(r[0], r[1], r[2], r[3], CUSTOM, v, r[6]))
+            self._add(new(*r[:4], CUSTOM, v, r[6]))
             if r[7] is not None:
                 self.over[r[0]] = r[7]
         self.rebuild()
@@ -432,29 +432,15 @@ class Monitors:
         Allocates nothing while every value stays in its band and no deadline
         passed. Trip states are written once per tick, whole, when one changed."""
         b = self.band
-        if b is None:
-            # Every band, and the earliest deadline.
+        d = self.due
+        if b is None or (d is not None and ticks_diff(now, d) >= 0):
+            # Every monitor, in order, and every band and the earliest deadline anew.
             b = []
             self.due = None
-            vi = self.vi
-            n = len(vi)
-            j = 0
-            while j < n:
-                e = j + 1
-                while e < n and vi[e] == vi[j]:
-                    e += 1
-                k = len(b)
-                b.extend((self.st.model.vars[vi[j]], j, e, 0, 0, 0, 0))
-                if not self._band(b, k):
-                    del b[k:]
-                j = e
-            self.band = b = b[:]      # without the slack appends left
-        d = self.due
-        fired = None
-        if d is not None and ticks_diff(now, d) >= 0:
-            fired = self._run(0, len(self.fl), now, None)    # every monitor, in order, as before
-            self.band = None
+            fired = self._run(b, 0, len(self.fl), now, None)
+            self.band = b[:]          # without the slack appends left
         else:
+            fired = None
             for k in range(0, len(b), _BAND):
                 x = b[k].value
                 if x is None:
@@ -465,106 +451,104 @@ class Monitors:
                         continue
                 elif not (x > b[k + 3] or x >= ge or x < b[k + 5] or x <= b[k + 6]):
                     continue
-                fired = self._run(b[k + 1], b[k + 2], now, fired)
-                self._band(b, k)
+                e = []
+                fired = self._run(e, b[k + 1], b[k + 2], now, fired)
+                b[k:k + _BAND] = e         # the same variable and records: a band still
         if self.chg:
             self.chg = False
             self.save_trips()
         return fired
 
-    def _band(self, b, k):
-        """Fill band entry k from its variable's records, and lower `due` to
-        their deadlines; False when no threshold or Delta counts."""
-        num = b[k].numeric
+    def _run(self, b, lo, hi, now, fired):
+        """Evaluate records lo..hi-1 (whole variables); append to b each
+        variable's band entry from the records' new state (none when no
+        threshold or Delta of it counts), and lower `due` to their deadlines.
+        Returns fired, with what fired appended."""
+        fl = self.fl
+        vi = self.vi
         notx = not self.tx
-        gt = ge = 1e999
-        lt = le = -1e999
-        ref = None
-        seen = False
-        for j in range(b[k + 1], b[k + 2]):
-            f = self.fl[j]
-            t = f & _F_TYPE
-            if f & _F_OFF or (f & _F_TX and notx):
-                continue
-            if t > DELTA:
-                if f & _F_ST:
-                    d = self.dues[j]
-                    if self.due is None or ticks_diff(d, self.due) < 0:
-                        self.due = d
-                continue
-            if not num:
+        j = lo
+        while j < hi:
+            e = j + 1
+            while e < hi and vi[e] == vi[j]:
+                e += 1
+            v = self.st.model.vars[vi[j]]
+            val = v.value
+            num = v.numeric
+            gt = ge = 1e999
+            lt = le = -1e999
+            ref = None
+            seen = False
+            for i in range(j, e):
+                f = fl[i]
+                if f & _F_OFF or (f & _F_TX and notx):
+                    continue
+                t = f & _F_TYPE
+                x = self.val[i]
+                if t > DELTA:
+                    if f & _F_ST:
+                        d = self.dues[i]
+                        if ticks_diff(now, d) >= 0:
+                            # A clock-aligned slot the wall clock has not reached (the
+                            # tick clock ran ahead) is only rescheduled.
+                            if t == PERIODIC or now_ms() >= self.s[i]:
+                                fired = self._fire(fired, i, "Periodic", False)
+                            self._sched(i, now, d)
+                            d = self.dues[i]
+                        if self.due is None or ticks_diff(d, self.due) < 0:
+                            self.due = d
+                    continue
+                if val is not None:
+                    if t == DELTA:
+                        out = False
+                        if f & _F_ST:
+                            if num:
+                                s = self.s[i]
+                                out = val > s + x or val < s - x
+                            else:
+                                out = val != self.refs.get(self._key(i))
+                            if out:
+                                fired = self._fire(fired, i, "Delta", False)
+                        if out or not f & _F_ST:
+                            fl[i] = f & ~_F_ST
+                            self._prep(i)          # the value now is the reference
+                            f = fl[i]
+                    elif num:
+                        out = val > x if t == UPPER else val < x
+                        if out != (f & _F_TRIP > 0):
+                            fl[i] = f = f ^ _F_TRIP
+                            fired = self._fire(fired, i, "Alerting", not out)
+                            self.chg = True
+                # The band: the values for which none of these changes state.
+                if not num:
+                    if t == DELTA:
+                        x = self.refs.get(self._key(i)) if f & _F_ST else None
+                        ref = x if not seen or x == ref else _ANY
+                        seen = True
+                    continue
+                seen = True
                 if t == DELTA:
-                    x = self.refs.get(self._key(j)) if f & _F_ST else None
-                    ref = x if not seen or x == ref else _ANY
-                    seen = True
-                continue
-            seen = True
-            x = self.val[j]
-            if t == DELTA:
-                if f & _F_ST:
-                    s = self.s[j]
-                    gt = min(gt, s + x)
-                    lt = max(lt, s - x)
-                else:
-                    gt = -1e999        # no reference yet: the next value is taken
-            elif t == UPPER:
-                if f & _F_TRIP:
-                    le = max(le, x)    # tripped: cleared at or below
+                    if f & _F_ST:
+                        s = self.s[i]
+                        gt = min(gt, s + x)
+                        lt = max(lt, s - x)
+                    else:
+                        gt = -1e999        # no reference yet: the next value is taken
+                elif f & _F_TRIP:          # cleared at or above a LowerThreshold, at or below an Upper
+                    if t:
+                        ge = min(ge, x)
+                    else:
+                        le = max(le, x)
+                elif t:
+                    lt = max(lt, x)
                 else:
                     gt = min(gt, x)
-            elif f & _F_TRIP:
-                ge = min(ge, x)
-            else:
-                lt = max(lt, x)
-        if not num:
-            gt = _ANY if ref is None else ref
-            ge = None
-        b[k + 3:k + 7] = gt, ge, lt, le
-        return seen
-
-    def _run(self, lo, hi, now, fired):
-        """Evaluate records lo..hi-1; returns fired, with what fired appended."""
-        fl = self.fl
-        notx = not self.tx
-        for j in range(lo, hi):
-            f = fl[j]
-            if f & _F_OFF or (f & _F_TX and notx):
-                continue
-            t = f & _F_TYPE
-            v = self.st.model.vars[self.vi[j]]
-            val = v.value
-            if t <= LOWER:
-                if val is None or not v.numeric:
-                    continue
-                out = val > self.val[j] if t == UPPER else val < self.val[j]
-                if out != (f & _F_TRIP > 0):
-                    fl[j] = f ^ _F_TRIP
-                    fired = self._fire(fired, j, "Alerting", not out)
-                    self.chg = True
-            elif t == DELTA:
-                if val is None:
-                    continue
-                out = False
-                if f & _F_ST:
-                    if v.numeric:
-                        x = self.val[j]
-                        s = self.s[j]
-                        out = val > s + x or val < s - x
-                    else:
-                        out = val != self.refs.get(self._key(j))
-                    if out:
-                        fired = self._fire(fired, j, "Delta", False)
-                if out or not f & _F_ST:
-                    fl[j] = f & ~_F_ST
-                    self._prep(j)          # the value now is the reference
-            elif f & _F_ST:
-                due = self.dues[j]
-                if ticks_diff(now, due) >= 0:
-                    # A clock-aligned slot the wall clock has not reached (the
-                    # tick clock ran ahead) is only rescheduled.
-                    if t == PERIODIC or now_ms() >= self.s[j]:
-                        fired = self._fire(fired, j, "Periodic", False)
-                    self._sched(j, now, due)
+            if seen:
+                if not num:
+                    gt = _ANY if ref is None else ref
+                    ge = None
+                b += (v, j, e, gt, ge, lt, le)
+            j = e
         return fired
 
     def recheck(self, m):
@@ -573,7 +557,7 @@ class Monitors:
         j = self.find(m[M_ID])
         if j < 0:
             return None
-        fired = self._run(j, j + 1, ticks_ms(), None)
+        fired = self._run([], j, j + 1, ticks_ms(), None)
         self.band = None
         if self.chg:
             self.chg = False
