@@ -60,7 +60,6 @@ _F_TRIP = const(32)       # threshold (only): tripped
 _F_ORIGIN = const(6)      # shift: CUSTOM/PRECONF/HARDWIRED in bits 6-7
 _F_FACT = const(192)      # the origin bits: non-zero for a factory monitor
 _F_PRE = const(64)        # origin PRECONF
-_F_HW = const(128)        # origin HARDWIRED
 _F_TX = const(256)        # active only during a transaction
 _F_SEV = const(9)         # shift: severity 0-9 in bits 9-12
 _F_TS = const(7687)       # type and severity bits
@@ -350,7 +349,10 @@ class Monitors:
             cols = (self.ids, fl, self.vi, self.val, self.s, self.dues)
             w = 0
             for j in range(len(fl)):
-                if fl[j] & _F_FACT:
+                f = fl[j]
+                if f & _F_FACT:
+                    if f & _F_FACT == _F_PRE and base == "HardWiredOnly":
+                        fl[j] = f & ~_F_TRIP     # turned off: no trip state kept
                     for a in cols:
                         a[w] = a[j]
                     w += 1
@@ -359,11 +361,6 @@ class Monitors:
             self.ids, self.fl, self.vi, self.val, self.s, self.dues = [a[:w] for a in cols]
             self.over = {}
         self.st.model.set_ctrl("MonitoringCtrlr.ActiveMonitoringBase", base)
-        if base == "HardWiredOnly":
-            fl = self.fl
-            for j in range(len(fl)):
-                if fl[j] & _F_FACT != _F_HW:
-                    fl[j] &= ~_F_TRIP
         self.rebuild()
         self.save()
 
@@ -509,10 +506,12 @@ class Monitors:
                                 out = val != self.refs.get(self._key(i))
                             if out:
                                 fired = self._fire(fired, i, "Delta", False)
-                        if out or not f & _F_ST:
-                            fl[i] = f & ~_F_ST
-                            self._prep(i)          # the value now is the reference
-                            f = fl[i]
+                        if out or not f & _F_ST:     # the value now is the reference
+                            if num:
+                                self.s[i] = val
+                            else:
+                                self.refs[self._key(i)] = val
+                            fl[i] = f = f | _F_ST
                     elif num:
                         out = val > x if t == UPPER else val < x
                         if out != (f & _F_TRIP > 0):
