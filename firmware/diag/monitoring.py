@@ -83,7 +83,7 @@ def _set(station, item):
 def attach(station):
     s = station.session
 
-    def set_variable_monitoring(req):
+    def set_mon(req):
         """Each item is turned into its result in place, in the request's own
         list: the answer costs no second copy of the request, and the item's
         value (a float, maybe) is let go."""
@@ -117,7 +117,7 @@ def attach(station):
             station.outbox.post(fired)
         return {"setMonitoringResult": out}
 
-    def clear_variable_monitoring(req):
+    def clear_mon(req):
         _limit(station, req, "id", "ClearVariableMonitoring")
         ms = station.monitors
         out = []
@@ -137,13 +137,13 @@ def attach(station):
             ms.save()      # one write for the whole request
         return {"clearMonitoringResult": out}
 
-    def set_monitoring_base(req):
+    def set_base(req):
         b = req["monitoringBase"]
         station.monitors.set_base(b)
         station.log.write("monitoring base " + b)
         return {"status": "Accepted"}
 
-    def set_monitoring_level(req):
+    def set_level(req):
         sev = req["severity"]
         if not 0 <= sev <= 9:
             return {"status": "Rejected", "statusInfo": {"reasonCode": "OutOfRange"}}
@@ -151,7 +151,7 @@ def attach(station):
         station.log.write("monitoring level %d" % sev)
         return {"status": "Accepted"}
 
-    s.on("SetVariableMonitoring", set_variable_monitoring)
-    s.on("ClearVariableMonitoring", clear_variable_monitoring)
-    s.on("SetMonitoringBase", set_monitoring_base, reports.not_supported("monitoringBase"))
-    s.on("SetMonitoringLevel", set_monitoring_level)
+    s.on("SetVariableMonitoring", set_mon)
+    s.on("ClearVariableMonitoring", clear_mon)
+    s.on("SetMonitoringBase", set_base, reports.not_supported("monitoringBase"))
+    s.on("SetMonitoringLevel", set_level)

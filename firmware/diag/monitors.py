@@ -71,9 +71,9 @@ _ANY = object()           # a non-numeric band that any value leaves (no or uneq
 _FAULTS = const(3)        # consecutive failed samples before a sensor is declared faulty
 
 
-def new(mid, mtype, value, sev, origin, var, tx=False):
-    """A monitor tuple, for install()."""
-    return (mid, mtype | sev << _F_SEV | origin << _F_ORIGIN | (_F_TX if tx else 0), value, var)
+def new(mid, t, value, sev, origin, v, tx=False):
+    """A monitor tuple, for install(): type t on variable v."""
+    return (mid, t | sev << _F_SEV | origin << _F_ORIGIN | (_F_TX if tx else 0), value, v)
 
 
 def kind(m):
@@ -456,15 +456,14 @@ class Monitors:
             self.save_trips()
         return fired
 
-    def _run(self, b, lo, hi, now, fired):
-        """Evaluate records lo..hi-1 (whole variables); append to b each
+    def _run(self, b, j, hi, now, fired):
+        """Evaluate records j..hi-1 (whole variables); append to b each
         variable's band entry from the records' new state (none when no
         threshold or Delta of it counts), and lower `due` to their deadlines.
         Returns fired, with what fired appended."""
         fl = self.fl
         vi = self.vi
         notx = not self.tx
-        j = lo
         while j < hi:
             e = j + 1
             while e < hi and vi[e] == vi[j]:
@@ -563,9 +562,9 @@ class Monitors:
             self.save_trips()     # from every record, with this monitor's new state
         return fired
 
-    def _fire(self, fired, j, trigger, cleared):
-        """Append (monitor, trigger, cleared): j a record, or a faulty sensor's variable."""
+    def _fire(self, fired, j, t, cleared):
+        """Append (monitor, trigger t, cleared): j a record, or a faulty sensor's variable."""
         if fired is None:
             fired = []
-        fired.append((self.at(j) if type(j) is int else j, trigger, cleared))
+        fired.append((self.at(j) if type(j) is int else j, t, cleared))
         return fired

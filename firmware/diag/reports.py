@@ -112,14 +112,14 @@ def pages(ms, ids, budget):
 def attach(station):
     s = station.session
 
-    async def send(rid, found):
+    async def send(rid, ids):
         # A page's monitors: the message cap less 200 bytes of envelope, 600
         # bytes at least, 1200 at most. A page costs about 2.7 times its text
         # while it is built and sent (the dicts json.dumps needs, then the
         # text): small pages keep a report's peak small, at the price of more
         # round trips (500 monitors: ~45 pages).
         seq = 0
-        for page, last in pages(station.monitors, found, max(600, min(
+        for page, last in pages(station.monitors, ids, max(600, min(
                 station.model.ctrl("DeviceDataCtrlr.%sPerMessage[GetReport]" % "Bytes"),
                 station.board["max_message"], 1400) - 200)):
             req = {"requestId": rid, "seqNo": seq, "generatedAt": iso()}
@@ -136,9 +136,9 @@ def attach(station):
                     if not s.online:
                         return
             seq += 1
-        station.log.write("monitoring report %d: %d monitors in %d pages" % (rid, len(found), seq))
+        station.log.write("monitoring report %d: %d monitors in %d pages" % (rid, len(ids), seq))
 
-    def get_monitoring_report(req):
+    def get_report(req):
         cvs = req.get("componentVariable")
         if cvs is not None and len(cvs) > station.model.ctrl("DeviceDataCtrlr.%sPerMessage[GetReport]" % "Items"):
             raise CallError("OccurrenceConstraintViolation", "componentVariable: too many items")
@@ -148,14 +148,14 @@ def attach(station):
         asyncio.create_task(send(req["requestId"], found))
         return {"status": "Accepted"}
 
-    s.on("GetMonitoringReport", get_monitoring_report, not_supported("monitoringCriteria"))
+    s.on("GetMonitoringReport", get_report, not_supported("monitoringCriteria"))
 
 
 def not_supported(field):
     """An unknown enum value in `field` answers NotSupported (N02.FR.02,
     N03.FR.02; TC_N_04/TC_N_07) rather than a CALLERROR; other violations
     still get their CALLERROR."""
-    def fallback(e, payload):
+    def fallback(e, req):
         if e.code == "PropertyConstraintViolation" and e.description.startswith(field) \
                 and e.description.endswith("not in enum"):
             return {"status": "NotSupported", "statusInfo": {"reasonCode": "UnsupportedParam"}}
