@@ -9,9 +9,9 @@ monitors changes state (fire if value > gt, >= ge, < lt, <= le; a
 non-numeric variable's Delta reference, compared with ==), and `due` the
 earliest periodic deadline. The tick compares values with bands (stored
 floats: no allocation), and only a variable that left its band has its
-monitors evaluated in full, then its band recomputed; a passed deadline
-evaluates every monitor, as a tick did before. Idle, the tick is
-O(variables), whatever the number of monitors.
+monitors evaluated, its band made anew in the same pass; a passed deadline,
+or a change that dropped the bands, evaluates every monitor and makes every
+band. Idle, the tick is O(variables), whatever the number of monitors.
 
 Outside this module a monitor is a tuple (indices M_*): id, flags, value,
 variable, then a periodic monitor's deadline (and a clock-aligned one's
