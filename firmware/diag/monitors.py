@@ -172,20 +172,14 @@ class Monitors:
     def at(self, j):
         """Record j as a monitor tuple."""
         f = self.fl[j]
-        i = self.ids[j]
         x = self.val[j]
-        v = self.st.model.vars[self.vi[j]]
         if f & _F_INT:
             x = int(x)
+        m = (self.ids[j], f & _F_PUB, x, self.st.model.vars[self.vi[j]])
         t = f & _F_TYPE
-        g = f & _F_PUB
-        if t < PERIODIC:
-            return (i, g, x, v)
-        d = s = None
-        if f & _F_ST:
-            d = self.dues[j]
-            s = int(self.s[j])
-        return (i, g, x, v, d) if t == PERIODIC else (i, g, x, v, d, s)
+        if t > DELTA:      # a periodic monitor's deadline, a clock-aligned one's slot too
+            m += ((self.dues[j], int(self.s[j])) if f & _F_ST else (None, None))[:t - DELTA]
+        return m
 
     def _add(self, m, j=-1):
         """Monitor tuple m into record j, without state; returns j. j -1: a new
