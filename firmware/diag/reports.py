@@ -22,6 +22,7 @@ from compat import iso
 from diag import monitors as mon
 from protocol.codec import CallError
 
+
 def _wanted(m, types, cvs):
     """Does the request's filter select monitor m? types: a bit per monitor
     kind; a componentVariable entry selects the monitor's variable by N02.FR.15-17."""
