@@ -21,12 +21,6 @@ cannot say, check() says after the walk.
 """
 from device.config import ConfigError
 
-NO_MCU = "needs an esp32* or rp2* mcu, not host"
-# Every top-level key; "_"-prefixed keys are free (comments, and "_dir" set by load()).
-TOP = ("board:S mcu:e=host:host:esp32:esp32s2:esp32s3:esp32c3:esp32c6:rp2040:rp2350 station:O csms:O "
-       "clock:e=csms:csms:ntp:system ntp:o wifi:o watchdog:o i2c:l storage:s=state sample_ms:i=1000:10: "
-       "echo:b settings:o queue_size:i=200:1: max_message:i=16384:1024: log:o variables:l= "
-       "customers:l= customer_bytes:i=65536:1: customer_records:i=64:1:")
 SUB = {
     "station": "+ id:S::48 vendor:S model:S serial:s firmware:s",
     "csms": "+ url:S password:s ca:s",
@@ -47,70 +41,73 @@ SUB = {
     "sensor": "+ driver:S",   # the rest: its driver's KEYS
 }
 _seen = set()   # (list, id) of the "!" keys so far: i2c bus ids, monitor ids
-_specs = {}     # spec -> (entries, names), split once per check: a board of 500
+_specs = {}     # spec -> its entries, split once per check: a board of 500
                 # monitors would otherwise split the monitor spec 500 times (2 MB of garbage)
-
-
-def _spec(spec):
-    r = _specs.get(spec)
-    if r is None:
-        ents = [e.split(":") for e in spec.split()]
-        for f in ents:
-            if len(f) > 2 and f[1][0].lower() != "e":    # bounds as numbers too: [4] lo, [5] hi
-                f.append(float(f[2]) if f[2] else None)
-                f.append(float(f[3]) if f[3] else None)
-        r = _specs[spec] = (ents, [f[0] for f in ents])
-    return r
 
 
 def keys(obj, spec, path):
     """Check obj's keys against spec (path: "wifi.", "" for the board)."""
     if type(obj) is not dict:
         raise ConfigError(path[:-1] or "(top)", "must be an object")
-    ents, names = _spec(spec)
-    if spec[0] != "+":
+    ents = _specs.get(spec)
+    if ents is None:
+        ents = _specs[spec] = [e.split(":") for e in spec.split()]
+        for f in ents:
+            if len(f) > 2 and f[1][0].lower() != "e":    # bounds as numbers too: [4] lo, [5] hi
+                for x in f[2:4]:
+                    f.append(float(x) if x else None)
+    plus = spec[0] == "+"
+    if not plus:
         for k in obj:
-            if k not in names and not (k[:1] == "_" and not path):
-                raise ConfigError(path + k, "unknown key")
+            for f in ents:
+                if f[0] == k:
+                    break
+            else:
+                if k[:1] != "_" or path:
+                    raise ConfigError(path + k, "unknown key")
     # Key paths (path + k) are built only for an error or a nested object: a
     # board of 500 monitors would make thousands of them.
-    for f in ents[spec[0] == "+":]:
+    for f in ents[plus:]:
         k = f[0]
         t = f[1]
+        c = t[0].lower()
         v = obj.get(k)
-        if v is None:
-            if t < "a":
-                raise ConfigError(path + k, "missing")
-            if "=" not in t:
-                continue
-            v = obj[k] = [] if t[0] == "l" else int(t[2:]) if t[0] == "i" else t[2:]
-        t = t[0].lower()
-        if t == "e":
-            if v not in f or f.index(v) < 2:
-                raise ConfigError(path + k, "must be one of " + ", ".join(f[2:]))
+        w = None      # what is wrong with it
+        if v is None and t < "a":
+            w = "missing"
+        elif v is None and "=" not in t:
             continue
-        i = "sthinpbolu".index(t)
-        ty = type(v)
-        if ty is float and t in "np":
-            ty = int
-        if ty is not (str, str, str, int, int, int, bool, dict, list, int)[i] or not (
-                v != "" if t == "s" else not v.strip("0123456789abcdefABCDEF") if t == "h" else v > 0 if t == "p"
-                else (SUB["i2c"], v) in _seen if t == "u" else 1):
-            raise ConfigError(path + k, "must be " + ("a non-empty string,a string,hex digits,an integer,a number,"
-                                               "a number above 0,true or false,an object,an array,"
-                                               "an i2c bus id").split(",")[i])
-        if len(f) > 2:
-            x = len(v) if t in "sh" else v
-            if (f[4] is not None and x < f[4]) or (f[5] is not None and x > f[5]):
-                raise ConfigError(path + k, ("length " if t in "sh" else "") + "must be %s..%s" % (f[2] or 1, f[3])
-                                  if f[3] else "at least " + f[2])
-        if "!" in f[1]:
-            u = (spec, v)     # unique per list: each list has its own spec
-            if u in _seen:
-                raise ConfigError(path + k, "must be unique in the board")
-            _seen.add(u)
+        else:
+            if v is None:
+                v = obj[k] = [] if c == "l" else int(t[2:]) if c == "i" else t[2:]
+            if c == "e":
+                if v not in f[2:]:
+                    w = "must be one of " + ", ".join(f[2:])
+            else:
+                i = "sthinpbolu".index(c)
+                ty = type(v)
+                if ty is float and c in "np":
+                    ty = int
+                if ty is not (str, str, str, int, int, int, bool, dict, list, int)[i] or not (
+                        v != "" if c == "s" else not v.strip("0123456789abcdefABCDEF") if c == "h"
+                        else v > 0 if c == "p" else (SUB["i2c"], v) in _seen if c == "u" else 1):
+                    w = "must be " + ("a non-empty string,a string,hex digits,an integer,a number,"
+                                      "a number above 0,true or false,an object,an array,"
+                                      "an i2c bus id").split(",")[i]
+                elif len(f) > 2:
+                    x = len(v) if c in "sh" else v
+                    if (f[4] is not None and x < f[4]) or (f[5] is not None and x > f[5]):
+                        w = ("length " if c in "sh" else "") + "must be %s..%s" % (f[2] or 1, f[3]) \
+                            if f[3] else "at least " + f[2]
+            if not w and "!" in t:
+                u = (spec, v)     # unique per list: each list has its own spec
+                if u in _seen:
+                    w = "must be unique in the board"
+                _seen.add(u)
+        if w:
+            raise ConfigError(path + k, w)
         if k in SUB:
-            if t == "o":
+            if c == "o":
                 keys(v, SUB[k], path + k + ".")
             else:
                 for i, o in enumerate(v):
@@ -122,18 +119,23 @@ def check(board):
     import drivers
     _seen.clear()
     _specs.clear()
-    keys(board, TOP, "")
+    # Every top-level key; "_"-prefixed keys are free (comments, and "_dir" set by load()).
+    keys(board, "board:S mcu:e=host:host:esp32:esp32s2:esp32s3:esp32c3:esp32c6:rp2040:rp2350 station:O csms:O "
+         "clock:e=csms:csms:ntp:system ntp:o wifi:o watchdog:o i2c:l storage:s=state sample_ms:i=1000:10: "
+         "echo:b settings:o queue_size:i=200:1: max_message:i=16384:1024: log:o variables:l= "
+         "customers:l= customer_bytes:i=65536:1: customer_records:i=64:1:", "")
     mcu = board["mcu"]
     for k in ("clock", "wifi", "watchdog", "i2c"):
         if mcu == "host" and board.get(k) not in (None, "csms", "system"):
-            raise ConfigError(k, NO_MCU)
-    st = board["station"]
-    if "/" in st["id"]:
+            raise ConfigError(k, "needs an esp32* or rp2* mcu, not host")
+    if "/" in board["station"]["id"]:
         raise ConfigError("station.id", "no '/'")
-    url = board["csms"]["url"]
-    if url[:5] != "ws://" and url[:6] != "wss://":
+    c = board["csms"]
+    url = c["url"]
+    url = url[:url.find("://")]     # the scheme, when the URL has one
+    if url not in ("ws", "wss"):
         raise ConfigError("csms.url", "must start with ws:// or wss://")
-    if url[:3] == "wss" and board["csms"].get("ca") is None:
+    if url == "wss" and c.get("ca") is None:
         raise ConfigError("csms.ca", "missing: wss needs the CSMS's CA")
     if board.get("ntp") is not None and board["clock"] != "ntp":
         raise ConfigError("ntp", 'only with "clock": "ntp"')
@@ -156,14 +158,13 @@ def check(board):
             if spec[:1] == "#":
                 fl, spec = spec.split(" ", 1)
                 if "m" in fl and mcu == "host":
-                    raise ConfigError(q + "driver", NO_MCU)
+                    raise ConfigError(q + "driver", "needs an esp32* or rp2* mcu, not host")
                 keys(v, "+ dataType:e:decimal:integer" + (":boolean" if "b" in fl else ""), p)
             if spec:
                 keys(s, "driver:S " + spec, q)
             if hasattr(mod, "check"):
                 mod.check(board, v, p)
         for j, m in enumerate(v["monitors"]):
-            q = p + "monitors[%d]." % j
             t = m["type"]
             a = b = None    # the bounds of its value: an interval, a Delta, a threshold in min..max
             if t[0] == "P":
@@ -174,10 +175,8 @@ def check(board):
                 a, b = lo, hi
             val = m["value"]
             if (a is not None and val < a) or (b is not None and val > b):
-                raise ConfigError(q + "value", ("%s needs %s..%s" % (t, a, b)).replace("None", ""))
+                raise ConfigError(p + "monitors[%d].value" % j, ("%s needs %s..%s" % (t, a, b)).replace("None", ""))
     for i, c in enumerate(board["customers"]):
         if not ("idToken" in c or "customerIdentifier" in c or "certificate" in c):
             raise ConfigError("customers[%d].idToken" % i, "missing (or customerIdentifier, certificate)")
-    _seen.clear()
-    _specs.clear()
-    return board
+    return board      # config.check() drops this module, _seen and _specs with it

@@ -1,13 +1,19 @@
 """CSMS requests that change monitors: N03 SetMonitoringBase, N04
-SetVariableMonitoring, N05 SetMonitoringLevel, N06 ClearVariableMonitoring."""
+SetVariableMonitoring, N05 SetMonitoringLevel, N06 ClearVariableMonitoring.
+
+diag/monitors.py's constants are repeated here as literals (_LOWER, and
+slots of a monitor tuple): an attribute of another module costs bytecode
+and a name at each use.
+"""
 import json
 
+from compat import const
 from diag import monitors as mon, reports
 from protocol import codec
 
-# Results that carry no reasonCode; any other string _set() returns is the
-# reasonCode of a Rejected.
-PLAIN = ("UnknownComponent", "UnknownVariable", "UnsupportedMonitorType", "Duplicate")
+_LOWER = const(1)      # mon.LOWER: types up to it are thresholds
+_DELTA = const(2)      # mon.DELTA
+_HARDWIRED = const(2)  # mon.HARDWIRED (origins: mon.CUSTOM is 0)
 
 
 def _limit(station, req, key, which):
@@ -24,20 +30,21 @@ def _limit(station, req, key, which):
 
 def _set(station, item):
     """One setMonitoringData element, checked (N04, in the reference's order)
-    and installed: the new monitor's id, or the status or Rejected reason."""
+    and installed: the new monitor's id, a status that carries no reasonCode
+    (a 1-tuple), or the reasonCode of a Rejected."""
     ms = station.monitors
+    model = station.model
     mid = item.get("id")
-    old = ms.get(mid) if mid is not None else None
-    if mid is not None and old is None:
-        return "UnknownId"
-    comp, var = item["component"], item["variable"]
-    v = station.model.find(comp, var)
+    old = None
+    if mid is not None:
+        old = ms.get(mid)
+        if old is None:
+            return "UnknownId"
+    comp = item["component"]
+    var = item["variable"]
+    v = model.find(comp, var)
     if v is None:
-        if old is not None:
-            return "MonitorMoved"
-        if not station.model.known_component(comp):
-            return "UnknownComponent"
-        return "UnknownVariable"
+        return "MonitorMoved" if old else ("UnknownVariable",) if model.known_component(comp) else ("UnknownComponent",)
     # The result echoes component and variable: the station's equal dicts do,
     # and the request's copies can be collected before the answer is encoded.
     if comp == v.component:
@@ -46,38 +53,37 @@ def _set(station, item):
         item["variable"] = v.variable
     t = mon.TYPES.index(item["type"])
     item["type"] = mon.TYPES[t]
-    if not v.monitorable or (t <= mon.LOWER and not v.numeric):
-        return "UnsupportedMonitorType"
     val = item["value"]
     sev = item["severity"]
+    if not v.monitorable or (t <= _LOWER and not v.numeric):
+        return ("UnsupportedMonitorType",)
     if not 0 <= sev <= 9:
         return "SeverityOutOfRange"
-    if t <= mon.LOWER and ((v.min is not None and val < v.min) or (v.max is not None and val > v.max)):
+    if t == _DELTA:
+        if val < 0:
+            return "ValuePositiveOnly"
+    elif (t <= _LOWER and ((v.min is not None and val < v.min) or (v.max is not None and val > v.max))) \
+            or (t > _DELTA and not 1 <= val <= 86400):
         return "ValueOutOfRange"
-    if t == mon.DELTA and val < 0:
-        return "ValuePositiveOnly"
-    if t >= mon.PERIODIC and not 1 <= val <= 86400:
-        return "ValueOutOfRange"
-    if old is not None:
-        if mon.origin(old) == mon.HARDWIRED:
+    if old:
+        if mon.origin(old) == _HARDWIRED:
             return "HardWiredMonitor"
-        if old[mon.M_VAR] is not v:
+        if old[3] is not v:       # M_VAR
             return "MonitorMoved"
     if ms.duplicate(v, t, sev, mid):
-        return "Duplicate"
-    if t == mon.DELTA and not v.numeric:
+        return ("Duplicate",)
+    if t == _DELTA and not v.numeric:
         val = 1   # N04.FR.17: the value of a non-numeric Delta is ignored
-    m = mon.new(mid if mid is not None else ms.alloc_id(), t, val, sev, mon.CUSTOM, v,
-                item.get("transaction", False))
-    ms.install(m, False)
-    station.log.write("monitor %d set: %s %s on %s severity %d" % (m[mon.M_ID], item["type"], val, v.label(), sev))
-    return m[mon.M_ID]
+    mid = ms.install(mon.new(mid or ms.alloc_id(), t, val, sev, 0, v, item.get("transaction")),  # 0: mon.CUSTOM
+                     False)[0]   # M_ID
+    station.log.write("monitor %d set: %s %s on %s severity %d" % (mid, item["type"], val, v.label(), sev))
+    return mid
 
 
 def attach(station):
     s = station.session
 
-    def set_variable_monitoring(req):
+    def set_mon(req):
         """Each item is turned into its result in place, in the request's own
         list: the answer costs no second copy of the request, and the item's
         value (a float, maybe) is let go."""
@@ -94,23 +100,20 @@ def attach(station):
                 item["status"] = "Accepted"
                 item["id"] = r
                 accepted = True
-            elif r in PLAIN:
-                item["status"] = r
+            elif type(r) is tuple:
+                item["status"] = r[0]
             else:
                 item["status"] = "Rejected"
                 item["statusInfo"] = {"reasonCode": r}
         if accepted:
-            ms.save()      # one write for the whole request
-            ms.save_trips()
-        # N07.FR.11: a new or modified threshold is checked against the value now.
-        fired = None
+            ms.save()      # one write for the whole request (monitors and trip states)
+        # N07.FR.11: a new or modified threshold is checked against the value now
+        # (recheck() writes the trip states when one changed).
+        fired = []
         for r in out:
-            if r["status"] == "Accepted" and mon.TYPES.index(r["type"]) <= mon.LOWER:
-                f = ms.recheck(ms.get(r["id"]))
-                if f:
-                    fired = f if fired is None else fired + f
+            if r["status"] == "Accepted" and r["type"].endswith("Threshold"):
+                fired += ms.recheck(ms.get(r["id"])) or ()
         if fired:
-            ms.save_trips()
             station.outbox.post(fired)
         # The answer as JSON text in parts, each result let go once encoded:
         # at the end of a request its dicts and its text are not both alive.
@@ -123,35 +126,33 @@ def attach(station):
         parts.append("]}")
         return parts
 
-    def clear_variable_monitoring(req):
+    def clear_mon(req):
         _limit(station, req, "id", "ClearVariableMonitoring")
         ms = station.monitors
         out = []
         cleared = False
         for mid in req["id"]:
             m = ms.get(mid)
-            if m is None:
-                st = "NotFound"
-            elif mon.origin(m) != mon.CUSTOM:
+            st = "NotFound"
+            if m:
                 st = "Rejected"     # hard-wired and pre-configured monitors are the factory's
-            else:
-                ms.remove(mid, False)
-                station.log.write("monitor %d cleared" % mid)
-                st = "Accepted"
-                cleared = True
+                if not mon.origin(m):        # a CustomMonitor
+                    ms.remove(mid, False)
+                    station.log.write("monitor %d cleared" % mid)
+                    st = "Accepted"
+                    cleared = True
             out.append({"id": mid, "status": st})
         if cleared:
             ms.save()      # one write for the whole request
-            ms.save_trips()
         return {"clearMonitoringResult": out}
 
-    def set_monitoring_base(req):
+    def set_base(req):
         b = req["monitoringBase"]
         station.monitors.set_base(b)
         station.log.write("monitoring base " + b)
         return {"status": "Accepted"}
 
-    def set_monitoring_level(req):
+    def set_level(req):
         sev = req["severity"]
         if not 0 <= sev <= 9:
             return {"status": "Rejected", "statusInfo": {"reasonCode": "OutOfRange"}}
@@ -159,7 +160,7 @@ def attach(station):
         station.log.write("monitoring level %d" % sev)
         return {"status": "Accepted"}
 
-    s.on("SetVariableMonitoring", set_variable_monitoring)
-    s.on("ClearVariableMonitoring", clear_variable_monitoring)
-    s.on("SetMonitoringBase", set_monitoring_base, reports.not_supported("monitoringBase"))
-    s.on("SetMonitoringLevel", set_monitoring_level)
+    s.on("SetVariableMonitoring", set_mon)
+    s.on("ClearVariableMonitoring", clear_mon)
+    s.on("SetMonitoringBase", set_base, reports.not_supported("monitoringBase"))
+    s.on("SetMonitoringLevel", set_level)

@@ -9,29 +9,28 @@ Pages are built one at a time from the monitor list (grouped per variable)
 under an item budget and a byte budget, sent, and dropped: a report of
 hundreds of monitors arrives whole, each page with the same requestId,
 seqNo 0..n and tbc on all but the last.
+
+A monitor tuple's slots are used by number (diag/monitors.py: M_ID 0,
+M_FLAGS 1, M_VALUE 2, M_VAR 3; the type is the flags' low 3 bits): an
+attribute of another module costs bytecode and a name at each use.
 """
 import asyncio
 import json
 from array import array
 
-import compat
+from compat import iso
 from diag import monitors as mon
 from protocol.codec import CallError
 
-# A page costs about 2.7 times its text while it is built and sent (the dicts
-# json.dumps needs, then the text): small pages keep a report's peak small, at
-# the price of more round trips (500 monitors: ~45 pages).
-PAGE_BYTES = 1200
-
 
 def _wanted(m, types, cvs):
-    """Does the request's filter select monitor m? A componentVariable entry
-    selects the monitor's variable by N02.FR.15-17."""
-    if types is not None and not types >> mon.kind(m) & 1:
+    """Does the request's filter select monitor m? types: a bit per monitor
+    kind; a componentVariable entry selects the monitor's variable by N02.FR.15-17."""
+    if not types >> (m[1] & 7) & 1:
         return False
     if cvs is None:
         return True
-    v = m[mon.M_VAR]
+    v = m[3]
     vc = v.component
     for cv in cvs:
         c = cv["component"]
@@ -53,7 +52,7 @@ def select(station, req):
     """The ids of the monitors the request asks for, ordered by variable: an
     array (4 B each), so the pending report pins no monitor (one replaced or
     deleted meanwhile is reported as it is then, or not at all)."""
-    types = None      # or a bit per monitor kind (diag/monitors.py: UPPER 0 .. ALIGNED 4)
+    types = 31        # a bit per monitor kind (diag/monitors.py: UPPER 0 .. ALIGNED 4)
     if "monitoringCriteria" in req:
         types = 0
         for c in req["monitoringCriteria"]:   # Threshold: UPPER, LOWER; Delta; Periodic: PERIODIC, ALIGNED
@@ -65,11 +64,11 @@ def select(station, req):
         if _wanted(m, types, cvs):
             n += 1
     out = array("i", bytes(4 * n))
-    i = 0
+    n = 0
     for m in act:
-        if i < n and _wanted(m, types, cvs):
-            out[i] = m[mon.M_ID]
-            i += 1
+        if n < len(out) and _wanted(m, types, cvs):
+            out[n] = m[0]
+            n += 1
     return out
 
 
@@ -89,10 +88,10 @@ def pages(ms, ids, budget):
         if j < 0:                     # deleted since the request
             continue
         m = ms.at(j)
-        e = {"id": mid, "transaction": mon.tx(m), "value": m[mon.M_VALUE],
-             "type": mon.TYPES[mon.kind(m)], "severity": mon.sev(m)}
+        e = {"id": mid, "transaction": mon.tx(m), "value": m[2],
+             "type": mon.TYPES[m[1] & 7], "severity": mon.sev(m)}
         size = len(json.dumps(e)) + 2
-        v = m[mon.M_VAR]
+        v = m[3]
         if cv is not v:
             size += len(json.dumps(v.component)) + len(json.dumps(v.variable)) + 60
         if page and (used + size > budget or (cv is not v and len(page) >= 40)):
@@ -100,7 +99,7 @@ def pages(ms, ids, budget):
             page = []
             used = 100
             cv = None
-            i -= 1
+            i -= 1                    # this monitor again, at the top of a new page
             continue
         if cv is not v:
             cv = v
@@ -114,12 +113,17 @@ def pages(ms, ids, budget):
 def attach(station):
     s = station.session
 
-    async def send(rid, found):
-        budget = min(station.model.ctrl("DeviceDataCtrlr.BytesPerMessage[GetReport]"),
-                     station.board["max_message"], PAGE_BYTES + 200) - 200
+    async def send(rid, ids):
+        # A page's monitors: the message cap less 200 bytes of envelope, 600
+        # bytes at least, 1200 at most. A page costs about 2.7 times its text
+        # while it is built and sent (the dicts json.dumps needs, then the
+        # text): small pages keep a report's peak small, at the price of more
+        # round trips (500 monitors: ~45 pages).
         seq = 0
-        for page, last in pages(station.monitors, found, max(budget, 600)):
-            req = {"requestId": rid, "seqNo": seq, "generatedAt": compat.iso()}
+        for page, last in pages(station.monitors, ids, max(600, min(
+                station.model.ctrl("DeviceDataCtrlr.%sPerMessage[GetReport]" % "Bytes"),
+                station.board["max_message"], 1400) - 200)):
+            req = {"requestId": rid, "seqNo": seq, "generatedAt": iso()}
             if page:                  # empty only when the last monitors were deleted meanwhile
                 req["monitor"] = page
             if not last:
@@ -133,11 +137,11 @@ def attach(station):
                     if not s.online:
                         return
             seq += 1
-        station.log.write("monitoring report %d: %d monitors in %d pages" % (rid, len(found), seq))
+        station.log.write("monitoring report %d: %d monitors in %d pages" % (rid, len(ids), seq))
 
-    def get_monitoring_report(req):
+    def get_report(req):
         cvs = req.get("componentVariable")
-        if cvs is not None and len(cvs) > station.model.ctrl("DeviceDataCtrlr.ItemsPerMessage[GetReport]"):
+        if cvs is not None and len(cvs) > station.model.ctrl("DeviceDataCtrlr.%sPerMessage[GetReport]" % "Items"):
             raise CallError("OccurrenceConstraintViolation", "componentVariable: too many items")
         found = select(station, req)
         if not found:
@@ -145,14 +149,14 @@ def attach(station):
         asyncio.create_task(send(req["requestId"], found))
         return {"status": "Accepted"}
 
-    s.on("GetMonitoringReport", get_monitoring_report, not_supported("monitoringCriteria"))
+    s.on("GetMonitoringReport", get_report, not_supported("monitoringCriteria"))
 
 
 def not_supported(field):
     """An unknown enum value in `field` answers NotSupported (N02.FR.02,
     N03.FR.02; TC_N_04/TC_N_07) rather than a CALLERROR; other violations
     still get their CALLERROR."""
-    def fallback(e, payload):
+    def fallback(e, req):
         if e.code == "PropertyConstraintViolation" and e.description.startswith(field) \
                 and e.description.endswith("not in enum"):
             return {"status": "NotSupported", "statusInfo": {"reasonCode": "UnsupportedParam"}}
