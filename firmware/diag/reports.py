@@ -23,6 +23,30 @@ from diag import monitors as mon
 from protocol.codec import CallError
 
 
+MAX_JOBS = 2   # report jobs of one kind under way at most; a request beyond them is Rejected (Busy)
+
+
+def spawn(count, coro):
+    """Run a report job unless MAX_JOBS of its kind (count: [n]) are under way;
+    False when not. A flood of requests must not queue a job each until the
+    heap is gone: each builds its first page before it waits its turn to send."""
+    if count[0] >= MAX_JOBS:
+        coro.close()
+        return False
+    count[0] += 1
+
+    async def run():
+        try:
+            await coro
+        finally:
+            count[0] -= 1
+    asyncio.create_task(run())
+    return True
+
+
+BUSY = {"status": "Rejected", "statusInfo": {"reasonCode": "Busy"}}
+
+
 def _wanted(m, types, cvs):
     """Does the request's filter select monitor m? types: a bit per monitor
     kind; a componentVariable entry selects the monitor's variable by N02.FR.15-17."""
@@ -112,6 +136,7 @@ def pages(ms, ids, budget):
 
 def attach(station):
     s = station.session
+    jobs = [0]
 
     async def send(rid, ids):
         # A page's monitors: the message cap less 200 bytes of envelope, 600
@@ -146,7 +171,8 @@ def attach(station):
         found = select(station, req)
         if not found:
             return {"status": "EmptyResultSet"}
-        asyncio.create_task(send(req["requestId"], found))
+        if not spawn(jobs, send(req["requestId"], found)):
+            return BUSY
         return {"status": "Accepted"}
 
     s.on("GetMonitoringReport", get_report, not_supported("monitoringCriteria"))

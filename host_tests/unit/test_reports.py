@@ -154,3 +154,26 @@ def test_criteria_bits_follow_the_monitor_kinds():
     """select() filters monitoringCriteria by a bit per kind: Threshold 3, Delta 4, Periodic 24."""
     from diag import monitors as mon
     assert (1 << mon.UPPER | 1 << mon.LOWER, 1 << mon.DELTA, 1 << mon.PERIODIC | 1 << mon.ALIGNED) == (3, 4, 24)
+
+
+def test_a_flood_of_requests_is_rejected_busy_beyond_two_jobs_and_accepted_again_after():
+    # Each job builds its first page before it waits its turn to send: a flood
+    # of GetMonitoringReport must not queue a job each until the heap is gone.
+    st = station()
+    kit.record(st)
+
+    async def go():
+        req = {"requestId": 1}
+        first = [kit.call(st, "GetMonitoringReport", req) for _ in range(4)]
+        for _ in range(100):
+            await asyncio.sleep(0)
+        later = kit.call(st, "GetMonitoringReport", {"requestId": 2})
+        for _ in range(100):
+            await asyncio.sleep(0)
+        return first, later
+    first, later = asyncio.run(go())
+    assert [r["status"] for r in first] == ["Accepted", "Accepted", "Rejected", "Rejected"]
+    assert first[3] == {"status": "Rejected", "statusInfo": {"reasonCode": "Busy"}}
+    assert later == {"status": "Accepted"}
+    sent = [p["requestId"] for a, p in st.sent if a == "NotifyMonitoringReport"]
+    assert sent.count(1) == 2 * sent.count(2) > 0     # the two accepted jobs of requestId 1 ran, then 2's
