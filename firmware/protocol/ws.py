@@ -56,12 +56,8 @@ class WSError(OSError):
         self.reason = reason
 
 
-class HandshakeError(WSError):
-    pass
-
-
-class Closed(WSError):
-    pass
+HandshakeError = type("HandshakeError", (WSError,), {})
+Closed = type("Closed", (WSError,), {})
 
 
 # ---------------------------------------------------------------- pure helpers
@@ -78,16 +74,12 @@ def request(url, key, subprotocol=None, user=None, password=None):
     if not secure and not url.startswith("ws://"):
         raise ValueError("bad scheme")
     rest = url[5 + secure:].split("#")[0]
-    i = rest.find("/")
-    j = rest.find("?")
-    if j >= 0 and (i < 0 or j < i):
-        i = j
-    if i < 0:
-        hostport, path = rest, "/"
-    else:
-        hostport, path = rest[:i], rest[i:]
-        if path[0] == "?":
-            path = "/" + path
+    i = 0
+    while i < len(rest) and rest[i] not in "/?":
+        i += 1
+    hostport, path = rest[:i], rest[i:]
+    if path[:1] != "/":
+        path = "/" + path
     host, p = hostport, ""
     i = hostport.rfind(":")
     if i > hostport.rfind("]"):     # a port, not a colon of an [IPv6] address
