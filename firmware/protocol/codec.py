@@ -23,7 +23,9 @@ import json
 from compat import IS_MPY
 from protocol.schema import REQ, RES
 
-CALL, CALLRESULT, CALLERROR = 2, 3, 4
+CALL = 2
+CALLRESULT = 3
+CALLERROR = 4
 
 # Builtins as module globals: MicroPython caches a global's slot, while a
 # builtin costs a failed globals lookup first; this halves _ok's time.

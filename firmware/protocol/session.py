@@ -145,7 +145,7 @@ class Session:
             kind, mid, a, b = codec.decode(text)
             text = None   # parsed: the frame's text is not kept while the request is served
         except codec.CallError as e:
-            if e.msg_type in (3, 4):  # CALLRESULT, CALLERROR
+            if (e.msg_type or 0) > 2:  # CALLRESULT, CALLERROR
                 # OCPP-J answers only a CALL with a CALLERROR: a broken answer is dropped.
                 log("malformed answer dropped: %s %s" % (e.code, e.description))
                 return
