@@ -253,12 +253,13 @@ class Session:
         st = self.st
         log = st.log.write
         b = st.board
-        url = b["csms"]["url"].rstrip("/") + "/" + b["station"]["id"]
+        c = b["csms"]
+        i = b["station"]["id"]
+        url = c["url"].rstrip("/") + "/" + i
         backoff = 1000
         while True:
             try:
-                c = b["csms"]
-                conn = await ws.connect(url, "ocpp2.0.1", b["station"]["id"], c.get("password"),
+                conn = await ws.connect(url, "ocpp2.0.1", i, c.get("password"),
                                         compat.ssl_context(st.config_path(c["ca"]))
                                         if url[2] == "s" else None, b["max_message"])   # wss:
             except Exception as e:
