@@ -4,12 +4,11 @@ Everything else in firmware/ imports time, gc and friends through here, so a
 port to a new runtime touches one file. The CPython side is kept short: its
 code is in every device's .mpy too.
 """
-import sys
 import time
 import gc
 import os
 
-IS_MPY = sys.implementation.name == "micropython"
+IS_MPY = hasattr(time, "ticks_ms")     # MicroPython's time has it, CPython's not
 
 if IS_MPY:
     from micropython import const
@@ -24,11 +23,7 @@ else:
         return x
 
     gc_every = const    # no collection threshold to set
-
-    def mem_alloc():
-        return 0
-
-    mem_free = mem_alloc
+    mem_alloc = mem_free = int      # int() is 0: no heap figures
 
     _T0 = time.monotonic_ns()
 
