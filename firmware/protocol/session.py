@@ -22,8 +22,9 @@ import compat
 from protocol import codec, ws
 
 
-class Offline(Exception):
-    """A CALL could not be sent or answered: no connection, or it dropped."""
+# A CALL could not be sent or answered: no connection, or it dropped. Made by
+# type(): a class statement costs a function for its body (ws.py does the same).
+Offline = type("Offline", (Exception,), {})
 
 
 class Session:

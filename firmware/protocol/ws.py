@@ -56,6 +56,7 @@ class WSError(OSError):
         self.reason = reason
 
 
+# Made by type(): a class statement costs a function for its body.
 HandshakeError = type("HandshakeError", (WSError,), {})
 Closed = type("Closed", (WSError,), {})
 
