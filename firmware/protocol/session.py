@@ -197,8 +197,10 @@ class Session:
             return
         try:
             if type(r) is list:
-                r.insert(0, '[3,"%s",' % mid)
-                r.append("]")
+                # The frame around the first and last parts: the list does not
+                # grow (a larger copy of it) right before the join.
+                r[0] = '[3,"%s",' % mid + r[0]
+                r[-1] += "]"
                 r = "".join(r)
             else:
                 r = codec.result(mid, r)
