@@ -1,13 +1,14 @@
 """The one place where CPython and MicroPython differ.
 
 Everything else in firmware/ imports time, gc and friends through here, so a
-port to a new runtime touches one file.
+port to a new runtime touches one file. The CPython side is kept short: its
+code is in every device's .mpy too.
 """
-import sys
 import time
 import gc
+import os
 
-IS_MPY = sys.implementation.name == "micropython"
+IS_MPY = hasattr(time, "ticks_ms")     # MicroPython's time has it, CPython's not
 
 if IS_MPY:
     from micropython import const
@@ -21,29 +22,23 @@ else:
     def const(x):
         return x
 
-    _T0 = time.monotonic_ns()
-    _TMAX = 1 << 30  # same wrap as MicroPython, so wrap bugs show on CPython too
+    gc_every = const    # no collection threshold to set
+    mem_alloc = mem_free = int      # int() is 0: no heap figures
 
+    _T0 = time.monotonic_ns()
+
+    # The same 2**30 wrap as MicroPython, so wrap bugs show on CPython too.
     def ticks_ms():
-        return ((time.monotonic_ns() - _T0) // 1000000) & (_TMAX - 1)
+        return (time.monotonic_ns() - _T0) // 1000000 & 0x3FFFFFFF
 
     def ticks_diff(a, b):
-        d = (a - b) & (_TMAX - 1)
-        return d - _TMAX if d >= _TMAX // 2 else d
+        return ((a - b + 0x20000000) & 0x3FFFFFFF) - 0x20000000
 
     def ticks_add(a, d):
-        return (a + d) & (_TMAX - 1)
-
-    def mem_alloc():
-        return 0
-
-    def mem_free():
-        return 0
-
-    def gc_every(n):
-        pass
+        return (a + d) & 0x3FFFFFFF
 
 collect = gc.collect
+urandom = os.urandom
 
 # Seconds between 1970-01-01 and the port's own epoch (2000-01-01 on ESP32).
 EPOCH = 946684800 if time.gmtime(0)[0] == 2000 else 0
@@ -67,9 +62,6 @@ def set_time(epoch):
     _offset = int(epoch) - int(time.time()) - EPOCH
 
 
-_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
-
-
 def iso(t=None, ms=0):
     """RFC 3339 UTC with milliseconds, as OCPP wants: 2026-11-23T19:00:00.000Z."""
     if t is None:
@@ -78,51 +70,41 @@ def iso(t=None, ms=0):
     return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (g[0], g[1], g[2], g[3], g[4], g[5], ms)
 
 
-def _days_from_civil(y, m, d):
-    # Howard Hinnant's algorithm: days since 1970-01-01, no tables, no mktime.
+def _days(y, m, d):
+    # Howard Hinnant's days_from_civil: days since 1970-01-01, no tables, no
+    # mktime. Month 13 is January of the next year.
     y -= m <= 2
     era = (y if y >= 0 else y - 399) // 400
-    yoe = y - era * 400
-    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    return era * 146097 + doe - 719468
+    y -= era * 400      # the year of the era
+    return era * 146097 + y * 365 + y // 4 - y // 100 + (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 719469
 
 
 def parse_iso(s):
     """RFC 3339 date-time -> UTC seconds since 1970, or None when malformed."""
     try:
-        if len(s) < 19 or s[4] != "-" or s[7] != "-" or s[10] not in "Tt" \
-                or s[13] != ":" or s[16] != ":":
+        if len(s) < 19 or s[4] + s[7] + s[10].upper() + s[13] + s[16] != "--T::":
             return None
         y, mo, d = int(s[0:4]), int(s[5:7]), int(s[8:10])
         h, mi, se = int(s[11:13]), int(s[14:16]), int(s[17:19])
-        if not (1 <= mo <= 12 and 1 <= d <= 31 and h < 24 and mi < 60 and se < 61):
-            return None
-        if mo == 2:
-            leap = y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
-            if d > 28 + leap:
-                return None
-        elif d > _DAYS[mo - 1]:
+        t = _days(y, mo, d)
+        # a real date: before the first of the next month
+        if not (0 < mo < 13 and 0 < d and h < 24 and mi < 60 and se < 61) or t >= _days(y, mo + 1, 1):
             return None
         i = 19
-        if i < len(s) and s[i] == ".":
+        if s[i:i + 1] == ".":
             i += 1
-            j = i
-            while i < len(s) and "0" <= s[i] <= "9":
+            while "0" <= s[i:i + 1] <= "9":
                 i += 1
-            if i == j:
+            if i == 20:
                 return None
         tz = s[i:]
-        off = 0
-        if tz in ("Z", "z"):
-            pass
+        if tz.upper() == "Z":
+            tz = 0
         elif len(tz) == 6 and tz[0] in "+-" and tz[3] == ":":
-            off = int(tz[1:3]) * 3600 + int(tz[4:6]) * 60
-            if tz[0] == "-":
-                off = -off
+            tz = (int(tz[1:3]) * 60 + int(tz[4:6])) * (60 if tz[0] == "+" else -60)
         else:
             return None
-        return _days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - off
+        return t * 86400 + h * 3600 + mi * 60 + se - tz
     except ValueError:
         return None
 
@@ -135,69 +117,38 @@ def sleep_ms(ms):
     return asyncio.sleep(ms / 1000)
 
 
-def urandom(n):
-    import os
-    return os.urandom(n)
-
-
 def names(path):
     """The names in a folder one at a time, not a list of them all (a full outbox's
-    took ~4 KB): MicroPython's ilistdir, CPython's scandir."""
-    import os
+    took ~4 KB): MicroPython's ilistdir (CPython's list is no matter)."""
     if IS_MPY:
         for e in os.ilistdir(path):
             yield e[0]
     else:
-        with os.scandir(path) as it:
-            for e in it:
-                yield e.name
+        yield from os.listdir(path)
 
 
 def ssl_context(ca_path):
     """A client TLS context that verifies the server against `ca_path`.
 
     MicroPython's SSLContext verifies nothing by default, and its unix port
-    takes the CA only as DER; CPython takes PEM or DER. ca_path None means
-    the system CAs on CPython, and no TLS possible on MicroPython (refused).
+    takes the CA only as DER (the first certificate of a PEM file is
+    converted); CPython takes PEM or DER. ca_path None means the system CAs
+    on CPython, and no TLS possible on MicroPython (refused).
     """
     import ssl
-    if IS_MPY:
-        if ca_path is None:
+    if ca_path is None:
+        if IS_MPY:
             raise ValueError("wss needs csms.ca on MicroPython")
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        ctx.verify_mode = ssl.CERT_REQUIRED
-        with open(ca_path, "rb") as f:
-            data = f.read()
-        if data.startswith(b"-----BEGIN"):
-            data = pem_to_der(data)
-        ctx.load_verify_locations(cadata=data)
-        return ctx
-    ctx = ssl.create_default_context()
-    if ca_path is not None:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        ctx.verify_mode = ssl.CERT_REQUIRED
-        ctx.check_hostname = True
-        with open(ca_path, "rb") as f:
-            data = f.read()
-        if not data.startswith(b"-----BEGIN"):
-            import ssl as _s
-            data = _s.DER_cert_to_PEM_cert(data).encode()
-        ctx.load_verify_locations(cadata=data.decode())
+        return ssl.create_default_context()
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)    # on CPython, checks the host name too
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    with open(ca_path, "rb") as f:
+        data = f.read()
+    if data.startswith(b"-----BEGIN"):
+        if IS_MPY:      # the base64 between the first line and the END line (whitespace skipped)
+            import binascii
+            data = binascii.a2b_base64(data[data.find(b"\n"):data.find(b"-----END")])
+        else:
+            data = data.decode()    # cadata: str is PEM, bytes DER
+    ctx.load_verify_locations(cadata=data)
     return ctx
-
-
-def pem_to_der(pem):
-    """First certificate of a PEM blob as DER bytes."""
-    import binascii
-    lines = pem.split(b"\n")
-    body = []
-    inside = False
-    for ln in lines:
-        ln = ln.strip()
-        if ln.startswith(b"-----BEGIN"):
-            inside = True
-        elif ln.startswith(b"-----END"):
-            break
-        elif inside:
-            body.append(ln)
-    return binascii.a2b_base64(b"".join(body))

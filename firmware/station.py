@@ -8,11 +8,8 @@ import asyncio
 
 import compat
 from compat import ticks_ms, ticks_diff
-from device import config, model
-from device import variables
-from diag import events, logs, monitors, monitoring, reports
-from diag import customers
-from diag import getlog
+from device import config, model, variables
+from diag import events, logs, monitors, monitoring, reports, customers, getlog
 from drivers import store
 import drivers
 from protocol import session
@@ -51,11 +48,8 @@ class Station:
         self.session = session.Session(self)
         self.monitors = monitors.Monitors(self)
         self.outbox = events.Outbox(self)
-        monitoring.attach(self)
-        reports.attach(self)
-        customers.attach(self)
-        variables.attach(self)
-        getlog.attach(self)
+        for m in (monitoring, reports, customers, variables, getlog):
+            m.attach(self)
         self.seclog.write("station started (reboot)")
         self.log.write("station %s started with %d variables, %d monitors" % (
             board["station"]["id"], len(self.model.vars) + len(model.CTRL), len(self.monitors.active)))
@@ -124,12 +118,11 @@ class Station:
                 f.write("heap %d %d\n" % (compat.mem_alloc(), n))
 
     async def run(self):
-        tasks = [asyncio.create_task(self.monitor_loop()),
-                 asyncio.create_task(self.outbox.run()),
-                 asyncio.create_task(self.session.run())]
+        t = asyncio.create_task
+        tasks = [t(self.monitor_loop()), t(self.outbox.run()), t(self.session.run())]
         dh = self.board.get("_debug_heap")
         if dh:
-            asyncio.create_task(self.heap_reporter(1000 if dh is True else int(dh)))
+            t(self.heap_reporter(1000 if dh is True else int(dh)))
         self.tasks = tasks   # the watchdog supervisor checks none has ended
         for t in tasks:
             await t

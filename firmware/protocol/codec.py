@@ -14,7 +14,7 @@ so the success-path functions (decode, _fast, _ok, _okv, _tup, _open, _dt,
 validate) are kept that small: one try each at most, few locals, error
 construction moved out to helpers. Validation walks with a yes/no fast
 path (_ok/_okv/_tup) that builds nothing; only when it says no does the
-explain path (_eval, then _explain) walk again to find the code and path.
+slow path (_slow, then _eval) walk again to find the code and path.
 On CPython, json's C scanner and a regex take over parsing and date-times
 (protocol/codec_cpython.py).
 """
@@ -23,7 +23,9 @@ import json
 from compat import IS_MPY
 from protocol.schema import REQ, RES
 
-CALL, CALLRESULT, CALLERROR = 2, 3, 4
+CALL = 2
+CALLRESULT = 3
+CALLERROR = 4
 
 # Builtins as module globals: MicroPython caches a global's slot, while a
 # builtin costs a failed globals lookup first; this halves _ok's time.
@@ -57,9 +59,9 @@ def known(action):
 
 # ---------------------------------------------------------------- encoders
 
+_SEP = {"separators": (",", ":")}
 try:
-    json.dumps([], separators=(",", ":"))
-    _SEP = {"separators": (",", ":")}
+    json.dumps([], **_SEP)
 except TypeError:  # a MicroPython port built without separators support
     _SEP = {}
 
@@ -71,17 +73,17 @@ def dumps(obj):
 
 def call(msg_id, action, payload):
     """A CALL frame as compact JSON text."""
-    return dumps([CALL, msg_id, action, payload])
+    return dumps([2, msg_id, action, payload])
 
 
 def result(msg_id, payload):
     """A CALLRESULT frame as compact JSON text."""
-    return dumps([CALLRESULT, msg_id, payload])
+    return dumps([3, msg_id, payload])
 
 
 def error(msg_id, code, description="", details=None):
     """A CALLERROR frame; the description is cut to the 255 characters OCPP-J allows."""
-    return dumps([CALLERROR, msg_id, code, description[:255], details or {}])
+    return dumps([4, msg_id, code, description[:255], details or {}])
 
 
 # ---------------------------------------------------------------- decoder
@@ -95,23 +97,6 @@ _JSONERR = (ValueError, TypeError)
 # a reason to drop the connection (host_tests/test_fuzz.py, docs/robustness.md).
 _TOOBIG = (RuntimeError, MemoryError)
 _loads = json.loads
-
-
-def _call_id(text):
-    """The id of a frame that starts as a CALL ('[2,"<id>"'), read from its
-    first bytes when the whole could not be parsed: the CSMS learns which
-    request failed. None when the start does not read so."""
-    try:
-        h = text[:48]
-        if type(h) is not _str:
-            h = str(bytes(h), "utf-8")
-        h = h.replace(" ", "")
-        j = h.find('"', 4)
-        if h[:4] == '[2,"' and 4 <= j <= 40 and "\\" not in h[4:j]:
-            return h[4:j]
-    except (ValueError, MemoryError):
-        pass
-    return None
 
 
 def decode(text):
@@ -128,10 +113,7 @@ def decode(text):
     except _JSONERR:
         a = _BAD
     except _TOOBIG:
-        mid = _call_id(text)
-        if mid is not None:
-            raise CallError("RpcFrameworkError", "frame too deep or too large to read", None, mid, CALL)
-        a = _BAD
+        a = text    # never what json.loads returns: _frame_error tells it so
     # OCPP-J: the message id is a string of at most 36 characters
     if _type(a) is _list and _len(a) > 2 and _type(a[0]) is _int and _type(a[1]) is _str \
             and _len(a[1]) <= 36:
@@ -144,16 +126,30 @@ def decode(text):
                 return a
         elif a[0] == 4:
             if _len(a) == 5 and _type(a[2]) is _str and _type(a[3]) is _str and _type(a[4]) is _dict:
-                return [CALLERROR, a[1], (a[2], a[3], a[4]), None]
-    raise _frame_error(a)
+                return [4, a[1], (a[2], a[3], a[4]), None]
+    raise _frame_error(a, text)
 
 
-def _frame_error(a):
+def _frame_error(a, text):
     """The CallError for a frame decode() did not accept (the slow path).
 
     The code says what is wrong (docs/codec.md); the description only
-    narrows it down.
+    narrows it down. a is text: too deep or too large to parse, when the
+    frame's first bytes read as a CALL ('[2,"<id>"') the CSMS still learns
+    which request failed.
     """
+    if a is text:
+        a = _BAD
+        try:
+            h = text[:48]
+            if type(h) is not str:
+                h = str(bytes(h), "utf-8")
+            h = h.replace(" ", "")
+            j = h.find('"', 4)
+            if h[:4] == '[2,"' and 4 <= j <= 40 and "\\" not in h[4:j]:
+                return CallError("RpcFrameworkError", "frame too deep or too large to read", None, h[4:j], 2)
+        except (ValueError, MemoryError):
+            pass
     if a is _BAD or type(a) is not list or len(a) < 2 or type(a[1]) is not str or len(a[1]) > 36:
         return CallError("RpcFrameworkError", "invalid JSON" if a is _BAD else "bad message id",
                          None, "-1")
@@ -179,7 +175,7 @@ def _frame_error(a):
 
 # days in month m & 15 (Feb 29; 0 for months 0, 13-15); a byte's digit value, 99 for a non-digit
 _MDAYS = b"\x00\x1f\x1d\x1f\x1e\x1f\x1e\x1f\x1f\x1e\x1f\x1e\x1f\x00\x00\x00"
-_DIG = bytes(c - 48 if 47 < c < 58 else 99 for c in range(256))
+_DIG = b"c" * 48 + bytes(range(10)) + b"c" * 198     # "c": 99
 
 
 def _dt(v):
@@ -402,22 +398,15 @@ def _eval(v, s):
     return ["TypeConstraintViolation", w + " expected"]
 
 
-def _explain(t, payload, msg_id):
-    # None: the two paths disagree, a bug, never a valid payload
-    e = _eval(payload, t) or ["InternalError", "validator inconsistency"]
-    p = "".join(e[:1:-1])[1:]  # the segments outermost first, without the root's "."
-    # a payload that is not an object does not have the message's shape
-    return CallError(e[0] if p or type(payload) is dict else "FormatViolation",
-                     (p + ": " if p else "") + e[1], None, msg_id)
-
-
-def _own(action, is_request, msg_id):
-    """The table of one of the station's own messages (schema_out.py, loaded on first use:
-    the station never checks what it sends, tests and tools do). Deploy leaves
-    schema_out out (tools/mpy_build.py HOST_ONLY): on a device such an action
-    is unknown: NotImplemented."""
-    t = None
-    if known(action):
+def _slow(action, is_request, payload, msg_id, t):
+    """validate() when the fast path said no, or when t is None: then the
+    action is one of the station's own messages, whose tables (schema_out.py)
+    load on first use (the station never checks what it sends, tests and
+    tools do; deploy leaves schema_out out, tools/mpy_build.py HOST_ONLY, so
+    on a device such an action is unknown: NotImplemented) and the explain
+    path is their validator. Raises the CallError of the first violation."""
+    own = t is None
+    if own and known(action):
         try:
             from protocol import schema_out
             t = (schema_out.REQ if is_request else schema_out.RES).get(action)
@@ -425,7 +414,15 @@ def _own(action, is_request, msg_id):
             pass
     if t is None:
         raise CallError("NotImplemented", "unknown action " + str(action)[:64], None, msg_id)
-    return t
+    e = _eval(payload, t)
+    if e is None:
+        if own:
+            return
+        e = ["InternalError", "validator inconsistency"]    # the two paths disagree: a bug
+    p = "".join(e[:1:-1])[1:]  # the segments outermost first, without the root's "."
+    # a payload that is not an object does not have the message's shape
+    raise CallError(e[0] if p or type(payload) is dict else "FormatViolation",
+                    (p + ": " if p else "") + e[1], None, msg_id)
 
 
 def validate(action, is_request, payload, msg_id=None):
@@ -436,10 +433,8 @@ def validate(action, is_request, payload, msg_id=None):
     when given, is put in the CallError.
     """
     t = (REQ if is_request else RES).get(action)
-    if t is None:
-        t = _own(action, is_request, msg_id)
-    if _type(payload) is not _dict or (payload or t[0]) and not _fast(payload, t):
-        raise _explain(t, payload, msg_id)
+    if t is None or _type(payload) is not _dict or (payload or t[0]) and not _fast(payload, t):
+        _slow(action, is_request, payload, msg_id, t)
 
 
 if not IS_MPY:  # CPython: json's C scanner and one regex do the same (protocol/codec_cpython.py)

@@ -13,7 +13,8 @@ that must send CALLs afterwards starts a task: it runs after the response
 has been written, because the connection's send lock is taken before the
 task can run.
 
-Few functions on purpose: each costs ~150 B of RAM while the module is loaded.
+Few functions and short private names on purpose: each function costs
+~150 B of RAM while the module is loaded, each distinct name its bytes.
 """
 import asyncio
 
@@ -21,26 +22,27 @@ import compat
 from protocol import codec, ws
 
 
-class Offline(Exception):
-    """A CALL could not be sent or answered: no connection, or it dropped."""
+# A CALL could not be sent or answered: no connection, or it dropped. Made by
+# type(): a class statement costs a function for its body (ws.py does the same).
+Offline = type("Offline", (Exception,), {})
 
 
 class Session:
     def __init__(self, station):
         self.st = station
         self.handlers = {"TriggerMessage": self._trigger}
-        self.invalid = {}
+        self.invalid = {}       # action -> invalid(error, payload), see on()
         self.frame_len = 0
-        self.listeners = []     # fn(online): told when the session comes up or goes down
-        self.listen = self.listeners.append
+        self._ls = []           # fn(online): told when the session comes up or goes down
+        self.listen = self._ls.append
         self.conn = None
         self.online = False     # connected and BootNotification Accepted
         self.booted = False     # Accepted at least once since power-up
         self.heartbeat_s = station.model.ctrl("OCPPCommCtrlr.HeartbeatInterval")
-        self.call_lock = asyncio.Lock()   # one outstanding CALL
+        self._lk = asyncio.Lock()   # one outstanding CALL
         self.pending = None     # [msg_id, action, Event, result, error]
-        self.seq = 0
-        self.connects = 0
+        self._n = 0             # CALLs sent
+        self._k = 0             # connections made
         # TriggerMessage: requestedMessage -> coroutine function, besides
         # BootNotification and Heartbeat, which _trigger serves itself.
         self.triggers = {}
@@ -56,7 +58,7 @@ class Session:
         an ordinary response (return it) instead of a CALLERROR (return None).
         """
         self.handlers[action] = handler
-        if invalid is not None:
+        if invalid:
             self.invalid[action] = invalid
 
     def _set_online(self, up):
@@ -65,7 +67,7 @@ class Session:
         self.online = up
         log = self.st.log.write
         log("session %s" % ("online" if up else "offline"))
-        for fn in self.listeners:
+        for fn in self._ls:
             try:
                 fn(up)
             except Exception as e:  # a listener's bug must not take the session down
@@ -84,30 +86,25 @@ class Session:
         """
         if timeout_ms is None:
             timeout_ms = self.st.model.ctrl("OCPPCommCtrlr.MessageTimeout[Default]") * 1000
-        async with self.call_lock:
+        async with self._lk:
             conn = self.conn
             if conn is None or not conn.open or (need_boot and not self.online):
                 raise Offline(action)
-            self.seq += 1
-            mid = "%d-%d" % (self.connects, self.seq)
-            p = [mid, action, asyncio.Event(), None, None]
-            self.pending = p
+            self._n += 1
+            mid = "%d-%d" % (self._k, self._n)
+            p = self.pending = [mid, action, asyncio.Event(), None, None]
             try:
-                try:
-                    if type(payload) is str:
-                        await conn.send('[2,"%s","%s",%s]' % (mid, action, payload))
-                    else:
-                        await conn.send(codec.call(mid, action, payload))
-                except Exception as e:
-                    raise Offline("%s: %r" % (action, e))
-                try:
-                    await asyncio.wait_for(p[2].wait(), timeout_ms / 1000)
-                except asyncio.TimeoutError:
-                    self.st.log.write("%s %s: no answer in %d ms" % (action, mid, timeout_ms))
-                    raise
+                await conn.send('[2,"%s","%s",%s]' % (mid, action, payload) if type(payload) is str
+                                else codec.call(mid, action, payload))
+                await asyncio.wait_for(p[2].wait(), timeout_ms / 1000)
+            except asyncio.TimeoutError:
+                self.st.log.write("%s %s: no answer in %d ms" % (action, mid, timeout_ms))
+                raise
+            except Exception as e:      # the send failed
+                raise Offline("%s: %r" % (action, e))
             finally:
                 self.pending = None
-            if p[4] is not None:
+            if p[4]:
                 raise p[4]
             return p[3]
 
@@ -149,20 +146,20 @@ class Session:
             kind, mid, a, b = codec.decode(text)
             text = None   # parsed: the frame's text is not kept while the request is served
         except codec.CallError as e:
-            if e.msg_type in (codec.CALLRESULT, codec.CALLERROR):
+            if (e.msg_type or 0) > 2:  # CALLRESULT, CALLERROR
                 # OCPP-J answers only a CALL with a CALLERROR: a broken answer is dropped.
                 log("malformed answer dropped: %s %s" % (e.code, e.description))
                 return
             await self._error(e.msg_id or "-1", e)
             return
-        if kind == codec.CALL:
+        if kind == 2:  # CALL
             await self._serve(mid, a, b)
             return
         p = self.pending
         if p is None or p[0] != mid:
             log("answer for unknown message id %s" % mid)
             return
-        if kind == codec.CALLRESULT:
+        if kind == 3:
             try:
                 codec.validate(p[1], False, a)
                 p[3] = a
@@ -182,13 +179,13 @@ class Session:
             try:
                 codec.validate(action, True, payload)
             except codec.CallError as e:
-                fb = self.invalid.get(action)
-                r = fb(e, payload) if fb is not None else None
+                r = self.invalid.get(action)
+                r = r and r(e, payload)
                 if r is None:
                     raise
             else:
                 r = h(payload)
-                if r is not None and hasattr(r, "send"):
+                if hasattr(r, "send"):    # a coroutine
                     r = await r
         except Exception as e:
             if isinstance(e, codec.CallError):
@@ -200,8 +197,10 @@ class Session:
             return
         try:
             if type(r) is list:
-                r.insert(0, '[3,"%s",' % mid)
-                r.append("]")
+                # The frame around the first and last parts: the list does not
+                # grow (a larger copy of it) right before the join.
+                r[0] = '[3,"%s",' % mid + r[0]
+                r[-1] += "]"
                 r = "".join(r)
             else:
                 r = codec.result(mid, r)
@@ -219,22 +218,20 @@ class Session:
     def _trigger(self, req):
         m = req["requestedMessage"]
         fn = self.triggers.get(m)
-        if fn is not None:
-            asyncio.create_task(fn())
-        elif m == "BootNotification" or m == "Heartbeat":
-            asyncio.create_task(self._own(m))
-        else:
+        if fn is None and m != "BootNotification" and m != "Heartbeat":
             return {"status": "NotImplemented"}
+        asyncio.create_task(fn() if fn else self._own(m))
         return {"status": "Accepted"}
 
     # ---- the connection loop ----------------------------------------------
 
     async def _beats(self):
         while True:
-            # 1 s steps: a HeartbeatInterval set by SetVariables applies at once.
-            t0 = compat.ticks_ms()
-            while compat.ticks_diff(compat.ticks_ms(), t0) < self.heartbeat_s * 1000:
+            # Counted 1 s steps: a HeartbeatInterval set by SetVariables applies at once.
+            n = 0
+            while n < self.heartbeat_s:
                 await compat.sleep_ms(1000)
+                n += 1
             c = self.conn
             if c is None or not c.open:
                 return
@@ -258,16 +255,16 @@ class Session:
         The backoff doubles from 1 s to 60 s, with +-25 % jitter."""
         st = self.st
         log = st.log.write
-        url = st.board["csms"]["url"].rstrip("/") + "/" + st.board["station"]["id"]
+        b = st.board
+        c = b["csms"]
+        i = b["station"]["id"]
+        url = c["url"].rstrip("/") + "/" + i
         backoff = 1000
         while True:
             try:
-                c = st.board["csms"]
-                conn = await ws.connect(url, subprotocol="ocpp2.0.1",
-                                        user=st.board["station"]["id"], password=c.get("password"),
-                                        ssl=compat.ssl_context(st.config_path(c["ca"]))
-                                        if url.startswith("wss:") else None,
-                                        max_size=st.board["max_message"])
+                conn = await ws.connect(url, "ocpp2.0.1", i, c.get("password"),
+                                        compat.ssl_context(st.config_path(c["ca"]))
+                                        if url[2] == "s" else None, b["max_message"])   # wss:
             except Exception as e:
                 m = "connect to %s failed: %r" % (url, e)
                 log(m)
@@ -276,11 +273,10 @@ class Session:
                 st.seclog.write(m)    # TLS and connection failures belong to the security log too
             else:
                 self.conn = conn
-                self.connects += 1
+                self._k += 1
                 log("connected to " + url)
-                reader = asyncio.create_task(self._reader(conn))
-                keep = asyncio.create_task(conn.keepalive(max(10000, self.heartbeat_s * 500), 10000))
-                hb = None
+                t = asyncio.create_task
+                ts = [t(self._reader(conn)), t(conn.keepalive(max(10000, self.heartbeat_s * 500), 10000))]
                 try:
                     # BootNotification until Accepted.
                     while True:
@@ -298,14 +294,13 @@ class Session:
                     self.booted = True
                     backoff = 1000
                     self._set_online(True)
-                    hb = asyncio.create_task(self._beats())
-                    await reader
+                    ts.append(t(self._beats()))
+                    await ts[0]         # the reader: until the connection ends
                 except Exception as e:
                     log("session ended: %r" % e)
                 self._set_online(False)
-                for t in (hb, keep, reader):
-                    if t is not None:
-                        t.cancel()
+                for t in ts:
+                    t.cancel()
                 await conn.close()      # never raises
                 self.conn = None
             await compat.sleep_ms(backoff * (384 + compat.urandom(1)[0]) // 512)   # x 0.75 .. 1.25

@@ -37,7 +37,7 @@ _TBUF = const(1024)          # transmit buffer, and the longest handshake respon
 
 # The response headers we check, found in one constant (five bytes objects
 # and a tuple would be six) and kept under their offset in it:
-_WANTED = b"|upgrade|connection|sec-websocket-accept|sec-websocket-protocol|sec-websocket-extensions|"
+_WANTED = const(b"|upgrade|connection|sec-websocket-accept|sec-websocket-protocol|sec-websocket-extensions|")
 _UPGRADE = const(0)
 _CONNECTION = const(8)
 _ACCEPT = const(19)
@@ -56,12 +56,9 @@ class WSError(OSError):
         self.reason = reason
 
 
-class HandshakeError(WSError):
-    pass
-
-
-class Closed(WSError):
-    pass
+# Made by type(): a class statement costs a function for its body.
+HandshakeError = type("HandshakeError", (WSError,), {})
+Closed = type("Closed", (WSError,), {})
 
 
 # ---------------------------------------------------------------- pure helpers
@@ -78,16 +75,12 @@ def request(url, key, subprotocol=None, user=None, password=None):
     if not secure and not url.startswith("ws://"):
         raise ValueError("bad scheme")
     rest = url[5 + secure:].split("#")[0]
-    i = rest.find("/")
-    j = rest.find("?")
-    if j >= 0 and (i < 0 or j < i):
-        i = j
-    if i < 0:
-        hostport, path = rest, "/"
-    else:
-        hostport, path = rest[:i], rest[i:]
-        if path[0] == "?":
-            path = "/" + path
+    i = 0
+    while i < len(rest) and rest[i] not in "/?":
+        i += 1
+    hostport, path = rest[:i], rest[i:]
+    if path[:1] != "/":
+        path = "/" + path
     host, p = hostport, ""
     i = hostport.rfind(":")
     if i > hostport.rfind("]"):     # a port, not a colon of an [IPv6] address
@@ -160,32 +153,25 @@ def decode_text(b, n):
     return memoryview(b)[:n] if s is None else s
 
 
-def _wait(aw, ms):
-    if IS_MPY:
-        return asyncio.wait_for_ms(aw, ms)
-    return asyncio.wait_for(aw, ms / 1000)
-
-
 # ---------------------------------------------------------------- connection
 
 class WebSocket:
     """An open client connection; made by connect()."""
 
-    def __init__(self, reader, writer, max_size):
-        self._r = reader
-        self._w = writer
+    def __init__(self, r, w, max_size):
+        self._r = r             # the stream reader and writer
+        self._w = w
         self.max_size = max_size
         self.open = True
         self.pong_ms = ticks_ms()
-        self._closed = None            # (code, reason) once closing began
+        self._cr = None            # (code, reason) once closing began
         self._tx = bytearray(_TBUF)
         self._rx = bytearray(min(_RBUF, max_size) or 1)
-        self._h = memoryview(bytearray(8))
-        self._c = memoryview(bytearray(125))
-        self._nping = 0
-        self._lock = asyncio.Lock()
-        self._pong = asyncio.Event()
-        self._part = False             # recv() has consumed part of a message
+        self._c = memoryview(bytearray(125))   # a control frame's payload, or a frame header
+        self._n = 0
+        self._l = asyncio.Lock()
+        self._p = asyncio.Event()
+        self._m = False             # recv() has consumed part of a message
 
     async def _hs(self, url, subprotocol, user, password, ssl):
         """Connect and upgrade. The response is read byte by byte (nothing
@@ -259,25 +245,20 @@ class WebSocket:
         if why:
             raise HandshakeError(101, why)
 
-    async def _fill(self, mv):
-        """Read exactly len(mv) bytes into memoryview mv."""
-        n = len(mv)
-        if not n:
-            return
+    async def _fill(self, b):
+        """Read exactly len(b) bytes into memoryview b."""
         r = self._r
         if hasattr(r, "readinto"):
-            off = 0
-            while off < n:
-                k = await r.readinto(mv[off:])
-                if k is None:
-                    continue
-                if not k:
+            while b:
+                k = await r.readinto(b)
+                if k == 0:
                     raise EOFError
-                off += k
-                self._part = True
+                if k:                   # None: nothing yet
+                    b = b[k:]
+                    self._m = True
         else:
-            mv[:] = await r.readexactly(n)
-            self._part = True
+            b[:] = await r.readexactly(len(b))
+            self._m = True
 
     async def send(self, data, op=1):
         """Send one text message (str, or bytes already UTF-8); op: another opcode.
@@ -288,10 +269,10 @@ class WebSocket:
             # MicroPython views a str as its UTF-8 bytes without a copy.
             data = memoryview(data) if IS_MPY else data.encode()
         n = len(data)
-        async with self._lock:
+        async with self._l:
             w = self._w
             if w is None:
-                raise Closed(*self._closed)
+                raise Closed(*self._cr)
             tx = self._tx
             mask = urandom(4)
             tx[0] = 0x80 | op           # FIN
@@ -328,71 +309,60 @@ class WebSocket:
                         break
                     o = 0
             except OSError:
-                raise await self._drop(1006, "")
+                raise await self.close(1006, "", 0, True)
             except asyncio.CancelledError:
                 # Cancelled in a drain: a frame cut short cannot be finished.
                 if i < n:
-                    await self._drop(1006, "cancelled")
+                    await self.close(1006, "cancelled", 0, True)
                 raise
-
-    async def _drop(self, code, reason, abort=True):
-        """Mark closed with (code, reason) unless already marked, and close the
-        transport: at once (abort), else flushing it for up to 1 s. Returns
-        the Closed that recv() and send() raise from now on."""
-        if self._closed is None:
-            self._closed = (code, reason)
-        self.open = False
-        self._pong.set()                # wakes keepalive()
-        w = self._w
-        self._w = None
-        if w and not (abort or IS_MPY):
-            try:
-                w.close()
-                await _wait(w.wait_closed(), 1000)
-                w = None
-            except Exception:
-                pass
-        if w:
-            try:
-                if IS_MPY:
-                    w.close()
-                    await w.wait_closed()   # MicroPython closes the socket here, without yielding
-                else:
-                    w.transport.abort()
-            except Exception:
-                pass
-        return Closed(*self._closed)
 
     async def ping(self, wait=False):
         """Send a ping; with wait, also wait for a pong (needs a task in recv())."""
-        self._nping = (self._nping + 1) & 0x3FFFFFFF     # a small int on 32-bit ports too
+        self._n = (self._n + 1) & 0x3FFFFFFF     # a small int on 32-bit ports too
         if wait:
-            self._pong.clear()
-        await self.send(struct.pack(">I", self._nping), 9)
+            self._p.clear()
+        await self.send(struct.pack(">I", self._n), 9)
         if wait:
-            await self._pong.wait()
+            await self._p.wait()
 
     async def close(self, code=1000, reason="", ms=2000, abort=False):
         """Send a Close frame (trying for ms) if still open, then close the
-        transport. Idempotent; the first code and reason set stay. Returns
-        the Closed that recv() and send() raise from now on."""
-        if self._closed is None:
-            self._closed = (code, reason)
-        if self.open:
+        transport: at once (abort), else flushing it for up to 1 s. Code 1006
+        (the connection failed) sends nothing. Idempotent; the first code and
+        reason set stay. Returns the Closed that recv() and send() raise from
+        now on."""
+        if self._cr is None:
+            self._cr = (code, reason)
+        if self.open and code != 1006:
             try:
                 # Code 1005 means none: an empty payload. A reason is cut to 123 bytes.
-                await _wait(self.send(b"" if code == 1005 else
-                                      struct.pack(">H", code) + reason.encode()[:123], 8), ms)
+                await asyncio.wait_for(self.send(b"" if code == 1005 else
+                                                 struct.pack(">H", code) + reason.encode()[:123], 8), ms / 1000)
             except Exception:
                 pass
-        return await self._drop(code, reason, abort)
+        self.open = False
+        self._p.set()                # wakes keepalive()
+        w = self._w
+        self._w = None
+        if w:
+            try:
+                w.close()
+                if IS_MPY:
+                    await w.wait_closed()   # closes the socket here, without yielding
+                elif not abort:
+                    await asyncio.wait_for(w.wait_closed(), 1)
+            except Exception:
+                pass
+            if not IS_MPY:
+                w.transport.abort()     # what is left unsent (a no-op once closed)
+        return Closed(*self._cr)
 
     async def recv(self):
         """The next complete text message as str. Raises Closed."""
         if not self.open:
-            raise Closed(*self._closed)
-        h = self._h
-        self._part = False
+            raise Closed(*self._cr)
+        h = self._c
+        self._m = False
         n = 0
         frag = False
         try:
@@ -424,10 +394,10 @@ class WebSocket:
                     await self._fill(h[:2])
                     ln = (h[0] << 8) | h[1]
                 elif ln == 127:
-                    await self._fill(h)
+                    await self._fill(h[:8])
                     if h[0] & 0x80:
                         raise await self.close(1002, "bad length")
-                    ln = struct.unpack(">Q", h)[0]
+                    ln = struct.unpack_from(">Q", h)[0]
                 if op > 7:
                     p = self._c[:ln]
                     await self._fill(p)
@@ -435,7 +405,7 @@ class WebSocket:
                         await self.send(p, 10)
                     elif op == 10:
                         self.pong_ms = ticks_ms()
-                        self._pong.set()
+                        self._p.set()
                     else:
                         # Close: echo its code; the server closes TCP after that, we need not wait.
                         c = 1005
@@ -447,7 +417,7 @@ class WebSocket:
                             s = decode_text(p[2:], ln - 2)
                             if s is None:
                                 raise await self.close(1007, "bad UTF-8")
-                        self._closed = (c, s)
+                        self._cr = (c, s)
                         raise await self.close(c)
                     continue
                 need = n + ln
@@ -471,12 +441,12 @@ class WebSocket:
         except Closed:
             raise
         except (EOFError, OSError):
-            raise await self._drop(1006, "")
+            raise await self.close(1006, "", 0, True)
         except asyncio.CancelledError:
             # Cancelled before any byte of a frame was read (an idle timeout):
             # the stream is intact. Cancelled mid-message: it cannot resume.
-            if self._part:
-                await self._drop(1006, "cancelled")
+            if self._m:
+                await self.close(1006, "cancelled", 0, True)
             raise
 
     async def keepalive(self, interval_ms, deadline_ms):
@@ -489,12 +459,12 @@ class WebSocket:
                 await sleep_ms(interval_ms)
                 if not self.open:
                     return
-                await _wait(self.ping(True), deadline_ms)
+                await asyncio.wait_for(self.ping(True), deadline_ms / 1000)
         except asyncio.TimeoutError:
             # Tell the server (briefly: it may be gone), then drop TCP
             # so that a pending recv() raises Closed(1006, "no pong").
-            if self._closed is None:
-                self._closed = (1006, "no pong")
+            if self._cr is None:
+                self._cr = (1006, "no pong")
             await self.close(1011, "no pong", 1000, True)
         except Closed:
             pass
@@ -508,7 +478,7 @@ async def connect(url, subprotocol="ocpp2.0.1", user=None, password=None, ssl=No
     wss without ssl)."""
     c = WebSocket(None, None, max_size)
     try:
-        await _wait(c._hs(url, subprotocol, user, password, ssl), timeout_ms)
+        await asyncio.wait_for(c._hs(url, subprotocol, user, password, ssl), timeout_ms / 1000)
         return c
     except asyncio.TimeoutError:
         e = HandshakeError(None, "timeout")
@@ -520,5 +490,5 @@ async def connect(url, subprotocol="ocpp2.0.1", user=None, password=None, ssl=No
         e = WSError(None, "TLS: " + str(x).strip()) if c._r else x
     except BaseException as x:
         e = x
-    await c._drop(1006, "")
+    await c.close(1006, "", 0, True)
     raise e
