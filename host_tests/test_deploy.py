@@ -181,11 +181,15 @@ def test_deployed_tree_boots_on_the_unix_port_and_reports_an_event(tmp_path, csm
     assert "change-me" not in log            # the Wi-Fi password is masked
 
 
-def test_package_json_lists_every_firmware_source():
+def test_package_json_lists_every_firmware_source_a_device_can_use():
     with open(os.path.join(ROOT, "package.json")) as f:
         pkg = json.load(f)
     assert pkg == deploy.package_json(), "package.json is stale: python tools/deploy.py --package-json"
     assert pkg["version"] and all(os.path.isfile(os.path.join(ROOT, src)) for _, src in pkg["urls"])
+    listed = set(dst for dst, _ in pkg["urls"])
+    for _, rel in mpy_build.sources():
+        rel = rel.replace(os.sep, "/")
+        assert (rel in listed) == (rel not in mpy_build.HOST_ONLY), rel
 
 
 class FolderTransport:

@@ -87,8 +87,10 @@ def plan(board_path, tree):
 
 
 def package_json():
-    """The mip package: every firmware source into the device's lib folder."""
-    urls = [[rel.replace(os.sep, "/"), "firmware/" + rel.replace(os.sep, "/")] for _, rel in mpy_build.sources()]
+    """The mip package: every firmware source a device can use into its lib
+    folder (not mpy_build.HOST_ONLY: tables and paths only the host runs)."""
+    urls = [[rel.replace(os.sep, "/"), "firmware/" + rel.replace(os.sep, "/")] for _, rel in mpy_build.sources()
+            if rel.replace(os.sep, "/") not in mpy_build.HOST_ONLY]
     return {"urls": urls, "version": VERSION}
 
 
