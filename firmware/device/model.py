@@ -16,6 +16,9 @@ from device import config
 
 NUMERIC = ("decimal", "integer")
 
+# The controller variables, in a fixed order: a row's number is its index in Model.cv, which
+# diag/events.py and device/variables.py read by number (host_tests/unit/test_variables.py
+# checks the numbers they use). Each row is
 # (component, variable, instance, default, dataType, mutability, min, max, unit, valuesList):
 # from [4] on the characteristics in Variable.ch's order, the Nones at the end left out. The
 # dotted name ("DeviceDataCtrlr.ItemsPerMessage[GetReport]", the settings keys) is not
