@@ -61,18 +61,19 @@ SUMMARY = (0, 1)
 
 
 def parse(dtype, text):
-    """Text from a sensor or a SetVariables to the variable's value; raises ValueError."""
+    """Text from a sensor or a SetVariables to the variable's value; raises ValueError
+    (without a message: both callers say what failed themselves)."""
     if dtype == "decimal":
         if "_" in text:
-            raise ValueError("not a decimal")   # Python's digit separators are no OCPP decimal
+            raise ValueError    # Python's digit separators are no OCPP decimal
         f = float(text)
         if f - f != 0:
-            raise ValueError("not a finite decimal")   # nan and inf would poison thresholds
+            raise ValueError    # nan and inf would poison thresholds
         return f
     if dtype == "integer":
         t = text.strip()
         if "." in t or "e" in t or "E" in t or "_" in t:
-            raise ValueError("not an integer")
+            raise ValueError
         return int(t)
     if dtype == "boolean":
         t = text.strip().lower()
@@ -80,7 +81,7 @@ def parse(dtype, text):
             return True
         if t in ("false", "0"):
             return False
-        raise ValueError("not a boolean")
+        raise ValueError
     return text
 
 
