@@ -204,7 +204,7 @@ def attach(station):
         ms = station.monitors
         evaluate = cv[1]                  # MonitoringCtrlr.Enabled
         for v in changed:
-            if v.ctrl and v.i == 18:       # OCPPCommCtrlr.HeartbeatInterval
+            if v.name == "OCPPCommCtrlr.HeartbeatInterval":
                 s.heartbeat_s = v.value
             if evaluate:
                 for m in ms.on_variable(v):    # find() gives back the object its monitors hold
@@ -220,8 +220,8 @@ def attach(station):
         # variable follows it, so a GetVariables reads what the session uses.
         hb = station.session.heartbeat_s
         model = station.model
-        if up and model.cv[18] != hb:     # OCPPCommCtrlr.HeartbeatInterval (CTRL row 18)
-            err = model.set_value(dm.Ctrl(model, 18), hb)
+        if up and model.cv[18] != hb:     # CTRL row 18
+            err = model.set_ctrl("OCPPCommCtrlr.HeartbeatInterval", hb)
             if err:
                 model.cv[18] = hb
                 station.log.write("heartbeat %d s, not persisted: %s" % (hb, err))
