@@ -16,92 +16,64 @@ from device import config
 
 NUMERIC = ("decimal", "integer")
 
-# (name, component, variable, instance, dataType, mutability, default, min, max, unit, valuesList)
-# Every row names a module constant (INT, BOOL, RO...), so it is a tuple built at import
-# from interned strings; a tuple of literals only would be folded into a constant whose
-# strings each take heap when the .mpy loads (2.4 KB more for this table). The names are
-# strings the callers of ctrl("MonitoringCtrlr.Enabled") share, and they take no heap.
+# The controller variables, in a fixed order: a row's number is its index in Model.cv, which
+# diag/events.py and device/variables.py read by number (host_tests/unit/test_variables.py
+# checks the numbers they use). Each row is
+# (component, variable, instance, default, dataType, mutability, min, max, unit, valuesList):
+# from [4] on the characteristics in Variable.ch's order, the Nones at the end left out. The
+# dotted name ("DeviceDataCtrlr.ItemsPerMessage[GetReport]", the settings keys) is not
+# stored: Model.ci() compares one with the parts in place. Every row names a module constant (INT, BOOL,
+# RO...), so it is a tuple built at import from the module's shared strings; a tuple of
+# literals only would be folded into a constant whose strings are each a copy of their
+# own on the heap when the .mpy loads (2.4 KB more for this table).
 BOOL = "boolean"
 INT = "integer"
 RO = "ReadOnly"
 RW = "ReadWrite"
 CTRL = (
-    ("MonitoringCtrlr.Available", "MonitoringCtrlr", "Available", None,
-     BOOL, RO, True, None, None, None, None),
-    ("MonitoringCtrlr.Enabled", "MonitoringCtrlr", "Enabled", None,
-     BOOL, RW, True, None, None, None, None),
-    ("MonitoringCtrlr.ItemsPerMessage[SetVariableMonitoring]", "MonitoringCtrlr", "ItemsPerMessage",
-     "SetVariableMonitoring", INT, RO, 50, 1, None, None, None),
-    ("MonitoringCtrlr.BytesPerMessage[SetVariableMonitoring]", "MonitoringCtrlr", "BytesPerMessage",
-     "SetVariableMonitoring", INT, RO, 8000, 100, None, None, None),
-    ("MonitoringCtrlr.ItemsPerMessage[ClearVariableMonitoring]", "MonitoringCtrlr", "ItemsPerMessage",
-     "ClearVariableMonitoring", INT, RO, 100, 1, None, None, None),
-    ("MonitoringCtrlr.BytesPerMessage[ClearVariableMonitoring]", "MonitoringCtrlr", "BytesPerMessage",
-     "ClearVariableMonitoring", INT, RO, 4000, 100, None, None, None),
-    ("MonitoringCtrlr.OfflineQueuingSeverity", "MonitoringCtrlr", "OfflineQueuingSeverity", None,
-     INT, RW, 9, 0, 9, None, None),
-    ("MonitoringCtrlr.ActiveMonitoringBase", "MonitoringCtrlr", "ActiveMonitoringBase", None,
-     "OptionList", RO, "All", None, None, None, "All,FactoryDefault,HardWiredOnly"),
-    ("MonitoringCtrlr.ActiveMonitoringLevel", "MonitoringCtrlr", "ActiveMonitoringLevel", None,
-     INT, RO, 9, 0, 9, None, None),
-    ("MonitoringCtrlr.SampleInterval", "MonitoringCtrlr", "SampleInterval", None,
-     INT, RW, 1000, 10, 3600000, "ms", None),
-    ("DeviceDataCtrlr.ItemsPerMessage[GetReport]", "DeviceDataCtrlr", "ItemsPerMessage", "GetReport",
-     INT, RO, 20, 1, None, None, None),
-    ("DeviceDataCtrlr.BytesPerMessage[GetReport]", "DeviceDataCtrlr", "BytesPerMessage", "GetReport",
-     INT, RO, 4000, 100, None, None, None),
-    ("DeviceDataCtrlr.ItemsPerMessage[GetVariables]", "DeviceDataCtrlr", "ItemsPerMessage", "GetVariables",
-     INT, RO, 20, 1, None, None, None),
-    ("DeviceDataCtrlr.BytesPerMessage[GetVariables]", "DeviceDataCtrlr", "BytesPerMessage", "GetVariables",
-     INT, RO, 4000, 100, None, None, None),
-    ("DeviceDataCtrlr.ItemsPerMessage[SetVariables]", "DeviceDataCtrlr", "ItemsPerMessage", "SetVariables",
-     INT, RO, 20, 1, None, None, None),
-    ("DeviceDataCtrlr.BytesPerMessage[SetVariables]", "DeviceDataCtrlr", "BytesPerMessage", "SetVariables",
-     INT, RO, 4000, 100, None, None, None),
-    ("DeviceDataCtrlr.ReportingValueSize", "DeviceDataCtrlr", "ReportingValueSize", None,
-     INT, RO, 2500, 1, 2500, None, None),
-    ("DeviceDataCtrlr.ValueSize", "DeviceDataCtrlr", "ValueSize", None,
-     INT, RO, 2500, 1, 2500, None, None),
-    ("OCPPCommCtrlr.HeartbeatInterval", "OCPPCommCtrlr", "HeartbeatInterval", None,
-     INT, RW, 300, 1, 86400, "s", None),
-    ("OCPPCommCtrlr.MessageTimeout[Default]", "OCPPCommCtrlr", "MessageTimeout", "Default",
-     INT, RW, 30, 1, 3600, "s", None),
-    ("OCPPCommCtrlr.FileTransferProtocols", "OCPPCommCtrlr", "FileTransferProtocols", None,
-     "MemberList", RO, "HTTP,HTTPS,FTP", None, None, None, "HTTP,HTTPS,FTP"),
+    ("MonitoringCtrlr", "Available", None, True, BOOL, RO),
+    ("MonitoringCtrlr", "Enabled", None, True, BOOL, RW),
+    ("MonitoringCtrlr", "ItemsPerMessage", "SetVariableMonitoring", 50, INT, RO, 1),
+    ("MonitoringCtrlr", "BytesPerMessage", "SetVariableMonitoring", 8000, INT, RO, 100),
+    ("MonitoringCtrlr", "ItemsPerMessage", "ClearVariableMonitoring", 100, INT, RO, 1),
+    ("MonitoringCtrlr", "BytesPerMessage", "ClearVariableMonitoring", 4000, INT, RO, 100),
+    ("MonitoringCtrlr", "OfflineQueuingSeverity", None, 9, INT, RW, 0, 9),
+    ("MonitoringCtrlr", "ActiveMonitoringBase", None, "All", "OptionList", RO, None, None, None,
+     "All,FactoryDefault,HardWiredOnly"),
+    ("MonitoringCtrlr", "ActiveMonitoringLevel", None, 9, INT, RO, 0, 9),
+    ("MonitoringCtrlr", "SampleInterval", None, 1000, INT, RW, 10, 3600000, "ms"),
+    ("DeviceDataCtrlr", "ItemsPerMessage", "GetReport", 20, INT, RO, 1),
+    ("DeviceDataCtrlr", "BytesPerMessage", "GetReport", 4000, INT, RO, 100),
+    ("DeviceDataCtrlr", "ItemsPerMessage", "GetVariables", 20, INT, RO, 1),
+    ("DeviceDataCtrlr", "BytesPerMessage", "GetVariables", 4000, INT, RO, 100),
+    ("DeviceDataCtrlr", "ItemsPerMessage", "SetVariables", 20, INT, RO, 1),
+    ("DeviceDataCtrlr", "BytesPerMessage", "SetVariables", 4000, INT, RO, 100),
+    ("DeviceDataCtrlr", "ReportingValueSize", None, 2500, INT, RO, 1, 2500),
+    ("DeviceDataCtrlr", "ValueSize", None, 2500, INT, RO, 1, 2500),
+    ("OCPPCommCtrlr", "HeartbeatInterval", None, 300, INT, RW, 1, 86400, "s"),
+    ("OCPPCommCtrlr", "MessageTimeout", "Default", 30, INT, RW, 1, 3600, "s"),
+    ("OCPPCommCtrlr", "FileTransferProtocols", None, "HTTP,HTTPS,FTP", "MemberList", RO, None, None, None,
+     "HTTP,HTTPS,FTP"),
 )
 
-# Controller variables a SummaryInventory lists, besides every Problem variable.
-SUMMARY = ("MonitoringCtrlr.Available", "MonitoringCtrlr.Enabled")
-
-
-def key(cname, ceid, cinst, vname, vinst):
-    """The lookup key of a variable: component name/evse/instance + variable name/instance."""
-    return "%s|%s|%s|%s|%s" % (cname, "" if ceid is None else ceid, cinst or "", vname, vinst or "")
-
-
-def key_of(component, variable):
-    e = component.get("evse")
-    ceid = None
-    if e:
-        # A connector is a component of its own: EVSE 1 connector 1 != connector 2.
-        ceid = e.get("id") if e.get("connectorId") is None else "%s:%s" % (e.get("id"), e["connectorId"])
-    return key(component.get("name"), ceid, component.get("instance"),
-               variable.get("name"), variable.get("instance"))
+# The CTRL rows of the controller variables a SummaryInventory lists, besides every Problem variable.
+SUMMARY = (0, 1)
 
 
 def parse(dtype, text):
-    """Text from a sensor or a SetVariables to the variable's value; raises ValueError."""
+    """Text from a sensor or a SetVariables to the variable's value; raises ValueError
+    (without a message: both callers say what failed themselves)."""
     if dtype == "decimal":
         if "_" in text:
-            raise ValueError("not a decimal")   # Python's digit separators are no OCPP decimal
+            raise ValueError    # Python's digit separators are no OCPP decimal
         f = float(text)
         if f - f != 0:
-            raise ValueError("not a finite decimal")   # nan and inf would poison thresholds
+            raise ValueError    # nan and inf would poison thresholds
         return f
     if dtype == "integer":
         t = text.strip()
         if "." in t or "e" in t or "E" in t or "_" in t:
-            raise ValueError("not an integer")
+            raise ValueError
         return int(t)
     if dtype == "boolean":
         t = text.strip().lower()
@@ -109,7 +81,7 @@ def parse(dtype, text):
             return True
         if t in ("false", "0"):
             return False
-        raise ValueError("not a boolean")
+        raise ValueError
     return text
 
 
@@ -128,7 +100,7 @@ def text(value):
     return str(value)
 
 
-_AT = {"dtype": 0, "mutability": 1, "unit": 2, "min": 3, "max": 4, "values": 5}   # in Variable.ch
+_AT = {"dtype": 0, "mutability": 1, "min": 2, "max": 3, "unit": 4, "values": 5}   # in Variable.ch
 
 
 class Variable:
@@ -149,18 +121,16 @@ class Variable:
     summary = False        # listed in a SummaryInventory report
 
     def __init__(self, component, variable, dtype, mutability="ReadOnly", unit=None,
-                 lo=None, hi=None, values=None, sensor=None, ctrl=False):
+                 lo=None, hi=None, values=None, sensor=None):
         self.component = component
         self.variable = variable
-        self.ch = (dtype, mutability, unit, lo, hi, values)
+        self.ch = (dtype, mutability, lo, hi, unit, values)
         if dtype in NUMERIC:
             # Stored: every monitor evaluation reads it, and on MicroPython an instance
             # attribute reads ~5x faster than a class attribute (a map miss, then the class).
             self.numeric = True
         if sensor is not None:
             self.sensor = sensor
-        if ctrl:
-            self.ctrl = True
 
     def __getattr__(self, a):
         """dataType and characteristics from the shared tuple, the key computed: not stored.
@@ -168,8 +138,17 @@ class Variable:
         i = _AT.get(a)
         if i is not None:
             return self.ch[i]
-        if a == "key":   # values.json's key
-            return key_of(self.component, self.variable)
+        if a == "key":
+            # values.json's key: component name|evse[:connector]|instance|variable name|instance
+            # (a connector is a component of its own: EVSE 1 connector 1 != connector 2).
+            c = self.component
+            w = self.variable
+            e = c.get("evse") or {}
+            i = e.get("id")
+            if e.get("connectorId") is not None:
+                i = "%s:%s" % (i, e["connectorId"])
+            return "%s|%s|%s|%s|%s" % (c.get("name"), "" if i is None else i, c.get("instance") or "",
+                                       w.get("name"), w.get("instance") or "")
         raise AttributeError(a)
 
     def settable(self):
@@ -198,10 +177,11 @@ class ProblemVar(Variable):
     summary = True
     error = None   # as a sensor: never fails
 
-    def __init__(self, component):
+    def __init__(self, component, index):
         self.component = component
+        self.index = index
         self.sensor = self    # an attribute, not a class default: tests swap a variable's sensor
-        self.watched = []     # made a tuple once complete (Model._problems)
+        self.watched = []     # made a tuple once complete (Model.__init__)
 
     def read(self):
         for v in self.watched:
@@ -211,10 +191,6 @@ class ProblemVar(Variable):
 
 
 _COMPS = {}   # controller name -> its component dict, shared by every controller variable
-
-
-# Where a controller variable's CTRL row holds what a Variable stores or keeps in .ch
-_CAT = {"name": 0, "dtype": 4, "mutability": 5, "min": 7, "max": 8, "unit": 9, "values": 10}
 
 
 class Ctrl:
@@ -236,41 +212,38 @@ class Ctrl:
         if a == "value":    # first: monitors on the variable read it at every tick
             return self.m.cv[self.i]
         r = CTRL[self.i]
-        i = _CAT.get(a)
+        i = _AT.get(a)
         if i is not None:
-            return r[i]
+            i += 4
+            return r[i] if i < len(r) else None
         if a == "numeric":
             return r[4] in NUMERIC
         if a == "monitorable":
             return r[4] in NUMERIC or r[4] == "boolean"
         if a == "summary":
-            return r[0] in SUMMARY
+            return self.i in SUMMARY
         if a == "index":    # after the board's variables, in CTRL order
             return len(self.m.vars) + self.i
         if a == "component":
-            c = _COMPS.get(r[1])
+            c = _COMPS.get(r[0])
             if c is None:
-                c = _COMPS[r[1]] = {"name": r[1]}
+                c = _COMPS[r[0]] = {"name": r[0]}
             return c
         if a == "variable":
             # A new dict each time: only reports and events ask, and they do not keep it long.
-            if r[3]:
-                return {"name": r[2], "instance": r[3]}
-            return {"name": r[2]}
-        if a == "key":
-            return key(r[1], None, None, r[2], r[3])
-        raise AttributeError(a)
+            if r[2]:
+                return {"name": r[1], "instance": r[2]}
+            return {"name": r[1]}
+        if a == "name":
+            return "%s.%s" % (r[0], r[1]) + ("[%s]" % r[2] if r[2] else "")
+        return Variable.__getattr__(self, a)     # the key, from the component and variable
 
     settable = Variable.settable
-
-    def label(self):
-        r = CTRL[self.i]
-        return r[1] + "." + r[2]
+    label = Variable.label
 
 
 def _is(v, component, variable):
-    """Does v have this component and variable? As their key() strings compare,
-    without building them."""
+    """Does v have this component and variable? As their keys compare, without building them."""
     c = v.component
     w = v.variable
     if c["name"] != component.get("name") or w["name"] != variable.get("name") \
@@ -291,7 +264,7 @@ class Model:
 
     def __init__(self, board, store, sensor_factory=None):
         self.store = store
-        self.vars = []        # the board's variables, then the Problem ones
+        self.vars = vs = []   # the board's variables, then the Problem ones
         self.made = {}        # CTRL index -> the Ctrl find() gave out
         chars = {}   # repr -> one shared characteristics tuple, component or variable dict (1, 1.0, True differ)
         for spec in board["variables"]:
@@ -305,40 +278,12 @@ class Model:
             v.variable = chars.setdefault(repr(v.variable), v.variable)
             if "value" in spec:
                 v.value = spec["value"]
-            self._add(v)
+            if self.find(v.component, v.variable, False):
+                raise config.ConfigError("variables", "duplicate variable " + v.label())
+            v.index = len(vs)
+            vs.append(v)
         chars = None
-        self._problems()
-        values = store.load("values.json", {}) if store else {}
-        for v in self.vars:
-            if v.settable():
-                k = v.key
-                if k in values and not self.check(v, values[k]):
-                    v.value = values[k]
-        values = None
-        saved = store.load("settings.json", {}) if store else {}
-        over = dict(board.get("settings") or {})
-        if "MonitoringCtrlr.SampleInterval" not in over:
-            over["MonitoringCtrlr.SampleInterval"] = board.get("sample_ms", 1000)
-        cv = [None] * len(CTRL)
-        for i in range(len(CTRL)):
-            c = CTRL[i]
-            v = Ctrl(self, i)
-            name = c[0]
-            val = c[6]
-            if name in over:
-                val = over[name]
-                err = self.check(v, val)
-                if err:
-                    raise config.ConfigError("settings." + name, err)
-            if name in saved and not self.check(v, saved[name]):
-                val = saved[name]
-            cv[i] = val
-        self.cv = cv
-        self.vars = self.vars[:]   # a list grown by appends has up to twice the slots it uses
-
-    def _problems(self):
-        """One Problem variable per component with sensors, unless the board has one."""
-        vs = self.vars
+        # One Problem variable per component with sensors, unless the board has one.
         n = len(vs)
         for j in range(n):
             v = vs[j]
@@ -346,18 +291,38 @@ class Model:
                 continue
             g = self.find(v.component, ProblemVar.variable, False)
             if g is None:
-                g = ProblemVar(v.component)
-                self._add(g)
+                g = ProblemVar(v.component, len(vs))
+                vs.append(g)
             if isinstance(g, ProblemVar):    # not the board's own Problem variable
                 g.watched.append(v)
         for j in range(n, len(vs)):
             vs[j].watched = tuple(vs[j].watched)   # 32 bytes less than a list
-
-    def _add(self, v):
-        if self.find(v.component, v.variable, False):
-            raise config.ConfigError("variables", "duplicate variable " + v.label())
-        v.index = len(self.vars)
-        self.vars.append(v)
+        values = store.load("values.json", {}) if store else {}
+        for v in vs:
+            if v.settable():
+                k = v.key
+                if k in values and not self.check(v, values[k]):
+                    v.value = values[k]
+        values = None
+        self.cv = cv = [None] * len(CTRL)
+        for i in range(len(CTRL)):
+            cv[i] = CTRL[i][3]
+        # The board's "settings" (a bad one fails the boot), then what SetVariables saved.
+        over = dict(board.get("settings") or {})
+        if "MonitoringCtrlr.SampleInterval" not in over:
+            over["MonitoringCtrlr.SampleInterval"] = board.get("sample_ms", 1000)
+        for d in (over, store.load("settings.json", {}) if store else {}):
+            for k in d:
+                try:
+                    i = self.ci(k)
+                except KeyError:
+                    continue
+                err = self.check(Ctrl(self, i), d[k])
+                if not err:
+                    cv[i] = d[k]
+                elif d is over:
+                    raise config.ConfigError("settings." + k, err)
+        self.vars = vs[:]   # a list grown by appends has up to twice the slots it uses
 
     def all(self):
         """Every variable, the board's then the controller ones (made for the caller)."""
@@ -391,7 +356,7 @@ class Model:
         vinst = variable.get("instance") or ""
         i = 0
         for r in CTRL:
-            if r[1] == cname and r[2] == vname and (r[3] or "") == vinst:
+            if r[0] == cname and r[1] == vname and (r[2] or "") == vinst:
                 v = self.made.get(i)
                 if v is None:
                     v = Ctrl(self, i)
@@ -402,28 +367,30 @@ class Model:
         return None
 
     def known_component(self, component):
-        """True when some variable has this component (name, evse and instance)."""
-        name = component.get("name")
-        e = component.get("evse")
+        """True when some variable has this component (name, evse and instance, as
+        find() compares them)."""
         for v in self.vars:
-            c = v.component
-            if c["name"] == name and c.get("instance") == component.get("instance"):
-                ce = c.get("evse")
-                if e is None and ce is None:
-                    return True
-                if e and ce and e.get("id") == ce.get("id") and e.get("connectorId") == ce.get("connectorId"):
-                    return True
-        if e is None and component.get("instance") is None:
+            if _is(v, component, v.variable):
+                return True
+        if not (component.get("evse") or component.get("instance")):
             for r in CTRL:
-                if r[1] == name:
+                if r[0] == component.get("name"):
                     return True
         return False
 
     def ci(self, name):
-        """The CTRL index of a controller variable by its dotted name (a scan: no dict to keep)."""
+        """The CTRL index of a controller variable by its dotted name, e.g.
+        'DeviceDataCtrlr.ItemsPerMessage[GetReport]', KeyError for none: compared
+        with the row's parts in place, no string made (the monitor loop asks at
+        every tick)."""
         i = 0
         for r in CTRL:
-            if r[0] == name:
+            k = len(r[0]) + 1
+            n = k + len(r[1])
+            s = r[2]
+            if len(name) == (n + len(s) + 2 if s else n) and name.startswith(r[0]) and name.startswith(".", k - 1) \
+                    and name.startswith(r[1], k) and (not s or name.startswith("[", n) and name.startswith(s, n + 1)
+                                                      and name.endswith("]")):
                 return i
             i += 1
         raise KeyError(name)
@@ -434,38 +401,50 @@ class Model:
 
     def check(self, v, value):
         """Why `value` does not fit variable v (a string), or None when it fits."""
-        if v.dtype == "boolean":
+        d = v.dtype
+        if d == "boolean":
             return None if isinstance(value, bool) else "not a boolean"
         if v.numeric:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 return "not a number"
-            if v.dtype == "integer" and value != int(value):
+            if d == "integer" and value != int(value):
                 return "not an integer"
             if (v.min is not None and value < v.min) or (v.max is not None and value > v.max):
                 return "out of range"
             return None
         if not isinstance(value, str):
             return "not a string"
-        if v.values and v.dtype == "OptionList" and value not in v.values.split(","):
+        vs = v.values
+        if vs and d == "OptionList" and value not in vs.split(","):
             return "not in valuesList"
-        if v.values and v.dtype == "MemberList" and value:
-            allowed = v.values.split(",")
+        if vs and d == "MemberList" and value:
+            vs = vs.split(",")
             for m in value.split(","):
-                if m not in allowed:
+                if m not in vs:
                     return "not in valuesList"
-        if v.dtype == "dateTime" and compat.parse_iso(value) is None:
+        if d == "dateTime" and compat.parse_iso(value) is None:
             return "not a dateTime"
         return None
 
     def set_value(self, v, value):
-        """Set a variable the CSMS may write, and persist it; the error text or None."""
-        if v.ctrl:
-            return self.set_ctrl(v.name, value)
-        return self._set(v, value, "values.json", v.key)
+        """Check, set and persist a variable the CSMS may write: a controller one in
+        settings.json under its name, a board one in values.json under its key.
+        The error text or None."""
+        err = self.check(v, value)
+        if err:
+            return err
+        if v.dtype == "integer":
+            value = int(value)
+        self.put(v, value)
+        f = "settings.json" if v.ctrl else "values.json"
+        saved = self.store.load(f, {})
+        saved[v.name if v.ctrl else v.key] = value
+        self.store.save(f, saved)
+        return None
 
     def set_ctrl(self, name, value):
         """Set and persist a controller variable; returns the error text or None."""
-        return self._set(Ctrl(self, self.ci(name)), value, "settings.json", name)
+        return self.set_value(Ctrl(self, self.ci(name)), value)
 
     def put(self, v, value):
         """Set v's value as is: no check, nothing persisted (a sensor's or integrator's value)."""
@@ -473,17 +452,3 @@ class Model:
             self.cv[v.i] = value
         else:
             v.value = value
-
-    def _set(self, v, value, fname, key):
-        """Check, set, and persist under `key` in `fname` (controller settings or CSMS-written values)."""
-        err = self.check(v, value)
-        if err:
-            return err
-        if v.dtype == "integer":
-            value = int(value)
-        self.put(v, value)
-        saved = self.store.load(fname, {})
-        saved[key] = value
-        self.store.save(fname, saved)
-        return None
-

@@ -16,11 +16,9 @@ each handler a closure.
 import asyncio
 import json
 
-import compat
+from compat import iso
 from device import model as dm
-from diag import monitors as mon
 from protocol.codec import CallError
-
 
 
 def value_of(station, v):
@@ -32,7 +30,7 @@ def value_of(station, v):
     elif v.value is None:
         why = "NoValue"
     else:
-        return dm.text(v.value)[:min(2500, station.model.ctrl("DeviceDataCtrlr.ReportingValueSize"))], None
+        return dm.text(v.value)[:min(2500, station.model.cv[16])], None   # DeviceDataCtrlr.ReportingValueSize
     return None, why
 
 
@@ -65,7 +63,7 @@ def _one(station, item, room):
     else:
         raw = item["attributeValue"]
         why = "InvalidValue"
-        if len(raw) > model.ctrl("DeviceDataCtrlr.ValueSize"):
+        if len(raw) > model.cv[17]:                            # DeviceDataCtrlr.ValueSize
             why = "ValueTooLarge"
         else:
             try:
@@ -137,11 +135,10 @@ async def _send(station, rid, base):
     s = station.session
     model = station.model
     log = station.log.write
-    cap = min(model.ctrl("DeviceDataCtrlr.BytesPerMessage[%s]" % "GetReport"), station.board["max_message"])
+    cap = min(model.cv[11], station.board["max_message"])     # DeviceDataCtrlr.BytesPerMessage[GetReport]
     seq = 0
-    for page, last in pages(station, base, model.ctrl("DeviceDataCtrlr.ItemsPerMessage[%s]" % "GetReport"),
-                            max(cap - 200, 600)):
-        req = {"requestId": rid, "seqNo": seq, "generatedAt": compat.iso(), "reportData": page}
+    for page, last in pages(station, base, model.cv[10], max(cap - 200, 600)):    # ItemsPerMessage[GetReport]
+        req = {"requestId": rid, "seqNo": seq, "generatedAt": iso(), "reportData": page}
         if not last:
             req["tbc"] = True
         for attempt in range(3):
@@ -175,13 +172,15 @@ def attach(station):
             return {"status": "EmptyResultSet"}
         g = "getVariableData" in req
         k = "getVariableData" if g else "setVariableData"
-        action = "GetVariables" if g else "SetVariables"
-        # DeviceDataCtrlr.ItemsPerMessage/BytesPerMessage as CALLERRORs (B06/B05)
-        cap = model.ctrl("DeviceDataCtrlr.ItemsPerMessage[%s]" % action)
+        # DeviceDataCtrlr.ItemsPerMessage/BytesPerMessage[GetVariables] (CTRL rows 12, 13) or
+        # [SetVariables] (14, 15) as CALLERRORs (B06/B05)
+        cv = model.cv
+        i = 12 if g else 14
+        cap = cv[i]
         n = len(req[k])
         code = "OccurrenceConstraintViolation"
         if n <= cap:
-            cap = model.ctrl("DeviceDataCtrlr.BytesPerMessage[%s]" % action)
+            cap = cv[i + 1]
             n = getattr(s, "frame_len", 0) or len(json.dumps(req))   # the frame as received
             code = "FormatViolation"
         if n > cap:
@@ -203,13 +202,13 @@ def attach(station):
         # value driven monitors on the variable (periodic ones keep their schedule).
         fired = []
         ms = station.monitors
-        evaluate = model.ctrl("MonitoringCtrlr.Enabled")
+        evaluate = cv[1]                  # MonitoringCtrlr.Enabled
         for v in changed:
             if v.name == "OCPPCommCtrlr.HeartbeatInterval":
                 s.heartbeat_s = v.value
             if evaluate:
                 for m in ms.on_variable(v):    # find() gives back the object its monitors hold
-                    if mon.kind(m) <= mon.DELTA:
+                    if m[1] & 7 < 3:            # its type (diag/monitors.py): UPPER, LOWER, DELTA
                         fired += ms.recheck(m) or ()
         if fired:
             ms.save_trips()
@@ -221,10 +220,10 @@ def attach(station):
         # variable follows it, so a GetVariables reads what the session uses.
         hb = station.session.heartbeat_s
         model = station.model
-        if up and model.ctrl("OCPPCommCtrlr.HeartbeatInterval") != hb:
+        if up and model.cv[18] != hb:     # CTRL row 18
             err = model.set_ctrl("OCPPCommCtrlr.HeartbeatInterval", hb)
             if err:
-                model.cv[model.ci("OCPPCommCtrlr.HeartbeatInterval")] = hb
+                model.cv[18] = hb
                 station.log.write("heartbeat %d s, not persisted: %s" % (hb, err))
 
     s = station.session

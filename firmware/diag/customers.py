@@ -29,20 +29,21 @@ import hashlib
 import os
 
 import compat
+from compat import const
 from device.config import ConfigError
 from drivers import store
 
-CHUNK = 512          # NotifyCustomerInformation.data: at most 512 characters
-BLOCK = 512          # characters read from a record file at a time, at most
-MAX_JOBS = 4         # CustomerInformation requests queued at most; more are Rejected
-RETRIES = 3
+_CHUNK = const(512)      # NotifyCustomerInformation.data: at most 512 characters
+_BLOCK = const(512)      # characters read from a record file at a time, at most
+_MAX_JOBS = const(4)     # CustomerInformation requests queued at most; more are Rejected
+_RETRIES = const(3)
 SEP = "\n"           # between two records of the same customer in a report
 NONE = "No customer data found"
 CLEARED = "Customer data cleared"
 
-
-class Full(Exception):
-    """The store has no room (customer_records or customer_bytes) for a record."""
+# The store has no room (customer_records or customer_bytes) for a record. Not a
+# class of its own (a class costs code and heap); nothing else in add() raises it.
+Full = OverflowError
 
 
 class Customers(store.Store):
@@ -69,7 +70,8 @@ class Customers(store.Store):
         # The board's `customers`, checked whole first so that a bad board fails every boot.
         seed = b["customers"]
         total = 0
-        for i, item in enumerate(seed):
+        for i in range(len(seed)):
+            item = seed[i]
             try:
                 self.key(item)
             except ValueError as e:
@@ -218,7 +220,7 @@ class Customers(store.Store):
         """Bytes of data held for the customer (0: nothing)."""
         return self._scan(self.key(ref))[1]
 
-    def chunks(self, ref, n=CHUNK):
+    def chunks(self, ref, n=_CHUNK):
         """The customer's data as pieces of n characters (the last may be shorter), records joined by SEP."""
         return self._pieces(self._scan(self.key(ref))[0], n)
 
@@ -249,7 +251,7 @@ class Customers(store.Store):
                         sent = True
                         yield buf
                         buf = ""
-                    b = f.read(min(BLOCK, n - len(buf)))     # characters, never a split one (MicroPython too)
+                    b = f.read(min(_BLOCK, n - len(buf)))     # characters, never a split one (MicroPython too)
                     if not b:
                         break
                     buf = buf + b if buf else b
@@ -263,11 +265,11 @@ class Customers(store.Store):
     def request(self, req):
         """CustomerInformation: Invalid without exactly one valid reference (2.0.1 leaves
         two or more unspecified, 2.1 asks for one), Rejected when neither report nor
-        clear is asked or MAX_JOBS wait; else Accepted and queued."""
+        clear is asked or _MAX_JOBS wait; else Accepted and queued."""
         report = req["report"]
         clear = req["clear"]
         st = "Rejected"
-        why = "Busy" if len(self.jobs) >= MAX_JOBS else None
+        why = "Busy" if len(self.jobs) >= _MAX_JOBS else None
         if not report and not clear:
             why = "NothingRequested"
         try:
@@ -290,7 +292,7 @@ class Customers(store.Store):
 
     async def _work(self):
         """Run the jobs in order: NotifyCustomerInformation parts, counted first (for tbc:
-        one part in RAM at a time, not the next one read ahead), RETRIES tries each; then
+        one part in RAM at a time, not the next one read ahead), _RETRIES tries each; then
         delete the files of what was cleared."""
         s = self.st.session
         log = self.st.log.write
@@ -300,9 +302,9 @@ class Customers(store.Store):
                 have = nums if report else ()
                 empty = NONE if report or not nums else CLEARED
                 k = 0
-                for t in self._pieces(have, CHUNK, empty):
+                for t in self._pieces(have, _CHUNK, empty):
                     k += 1
-                texts = self._pieces(have, CHUNK, empty)
+                texts = self._pieces(have, _CHUNK, empty)
                 seq = 0
                 r = "done"
                 try:
@@ -311,12 +313,12 @@ class Customers(store.Store):
                         t = None
                         if seq < k - 1:
                             req["tbc"] = True
-                        for i in range(RETRIES):
+                        for i in range(_RETRIES):
                             try:
                                 await s.call("NotifyCustomerInformation", req)
                                 break
                             except Exception:
-                                if i == RETRIES - 1 or not s.online:
+                                if i == _RETRIES - 1 or not s.online:
                                     raise
                         req = None
                         seq += 1

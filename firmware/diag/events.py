@@ -26,9 +26,10 @@ import os
 
 import compat
 from compat import const
-from device import model as dm
-from diag import monitors as mon
+from device.model import text
+from diag.monitors import NOTIF
 from drivers import store
+from protocol.codec import CallError
 
 _HW_FAULT_SEVERITY = const(1)   # HardwareFailure, for sensor faults
 _ID_BLOCK = const(64)           # event ids reserved per write of the counter
@@ -68,30 +69,32 @@ class Outbox:
         """Queue what one tick found, (monitor tuple or faulty sensor's variable, trigger, cleared)
         each; they travel as one batch (seqNo/tbc)."""
         st = self.st
-        m = st.model
-        if not m.ctrl("MonitoringCtrlr.Enabled"):
+        cv = st.model.cv    # the controller values by CTRL row (device/model.py): no name strings here
+        if not cv[1]:                               # MonitoringCtrlr.Enabled
             return
-        level = m.ctrl("MonitoringCtrlr.ActiveMonitoringLevel")
-        offline_sev = m.ctrl("MonitoringCtrlr.OfflineQueuingSeverity")
-        lim = min(2500, m.ctrl("DeviceDataCtrlr.ReportingValueSize"))
+        level = cv[8]                               # MonitoringCtrlr.ActiveMonitoringLevel
+        offline_sev = cv[6]                         # MonitoringCtrlr.OfflineQueuingSeverity
+        lim = min(2500, cv[16])                     # DeviceDataCtrlr.ReportingValueSize
         online = st.session.online
         log = st.log.write
         ts = compat.iso()
         batch = None
         for src, trigger, cleared in fired:
-            # The eventData of a fired monitor (a tuple) or of a faulty sensor (its variable).
+            # The eventData of a fired monitor (a tuple: id, flags, value, variable; the
+            # flags' bits as diag/monitors.py packs them) or of a faulty sensor (its variable).
             is_mon = isinstance(src, tuple)
-            v = src[mon.M_VAR] if is_mon else src
+            v = src[3] if is_mon else src
+            f = src[1] if is_mon else 0
             d = {"eventId": 0, "timestamp": ts, "trigger": trigger, "eventNotificationType":
-                 mon.NOTIF[mon.origin(src)] if is_mon else "HardWiredNotification",
+                 NOTIF[f >> 6 & 3] if is_mon else "HardWiredNotification",
                  "component": v.component, "variable": v.variable,
-                 "actualValue": "" if v.mutability == "WriteOnly" else dm.text(v.value)[:lim]}
+                 "actualValue": "" if v.mutability == "WriteOnly" else text(v.value)[:lim]}
             if is_mon:
-                sev = mon.sev(src)
-                mid = d["variableMonitoringId"] = src[mon.M_ID]
-                if mon.kind(src) <= mon.LOWER:
+                sev = f >> 9 & 15
+                mid = d["variableMonitoringId"] = src[0]
+                if f & 7 < 2:             # UpperThreshold, LowerThreshold
                     d["cleared"] = cleared
-                if mon.tx(src):
+                if f & 256:               # active during a transaction only
                     txs = st.monitors.tx
                     e = v.component.get("evse")
                     tx = txs.get(e["id"] if e else 0)
@@ -223,13 +226,15 @@ class Outbox:
         try:
             await self.st.session.call("NotifyEvent", req)
         except Exception as e:
-            from protocol import codec
-            if isinstance(e, codec.CallError):
+            if isinstance(e, CallError):
                 self.fails += 1
                 if self.fails > RETRIES:
                     # which events are lost, by id (the file names start with them)
+                    ids = ""
+                    for n in take:
+                        ids += ",%d" % int(n[:10])
                     self.st.log.write("NotifyEvent refused %d times (%s): events %s dropped"
-                                      % (self.fails, e.code, ",".join(str(int(n[:10])) for n in take)))
+                                      % (self.fails, e.code, ids[1:]))
                     self.fails = 0
                     self.dropped += len(take)
                     seq = -1

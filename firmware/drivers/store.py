@@ -66,13 +66,16 @@ class Store:
         except (OSError, ValueError):
             return default
 
-    def save(self, name, obj):
-        self.write(name, lambda f: json.dump(obj, f))
-
     def write(self, name, fill):
-        """Atomically replace NAME with what fill(file) writes (for streaming large state)."""
+        """Atomically replace NAME with what fill(file) writes (for streaming large state),
+        or with `fill` as JSON when it is no function (save)."""
         p = self.root + "/" + name
         with open(p + ".tmp", "w") as f:
-            fill(f)
+            if callable(fill):
+                fill(f)
+            else:
+                json.dump(fill, f)
             sync(f)
         replace(p + ".tmp", p)
+
+    save = write     # save(name, obj): one function, not a second one and a closure

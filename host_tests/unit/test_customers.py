@@ -86,7 +86,7 @@ def pieces_ok(st, ref, data, n):
 
 
 def test_pieces_count_characters_not_bytes_across_block_boundaries():
-    """The record is read as text in blocks of cu.BLOCK characters: none split, on both runtimes."""
+    """The record is read as text in blocks of _BLOCK (diag/customers.py) characters: none split, on both runtimes."""
     st = make()
     data = TEXT * 120            # ~3200 characters, ~3500 bytes
     st.customers.add(TOK, data)

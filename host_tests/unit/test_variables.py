@@ -365,3 +365,22 @@ def test_the_model_of_a_four_sensor_board_stays_small_on_micropython():
     gc.collect()
     used = gc.mem_alloc() - a
     assert len(m.vars) == 8 and len(m.cv) == 21 and used < 2560, used
+
+
+def test_the_controller_rows_read_by_number_are_the_named_ones():
+    # diag/events.py and device/variables.py read Model.cv by row number, not by name.
+    st = kit.make()
+    for i, name in ((1, "MonitoringCtrlr.Enabled"), (6, "MonitoringCtrlr.OfflineQueuingSeverity"),
+                    (8, "MonitoringCtrlr.ActiveMonitoringLevel"), (10, "DeviceDataCtrlr.ItemsPerMessage[GetReport]"),
+                    (11, "DeviceDataCtrlr.BytesPerMessage[GetReport]"),
+                    (12, "DeviceDataCtrlr.ItemsPerMessage[GetVariables]"),
+                    (13, "DeviceDataCtrlr.BytesPerMessage[GetVariables]"),
+                    (14, "DeviceDataCtrlr.ItemsPerMessage[SetVariables]"),
+                    (15, "DeviceDataCtrlr.BytesPerMessage[SetVariables]"),
+                    (16, "DeviceDataCtrlr.ReportingValueSize"), (17, "DeviceDataCtrlr.ValueSize"),
+                    (18, "OCPPCommCtrlr.HeartbeatInterval")):
+        assert st.model.ci(name) == i, name
+    for n in ("MonitoringCtrlr.Enabledx", "MonitoringCtrlr.Enable", "MonitoringCtrlr_Enabled",
+              "DeviceDataCtrlr.ItemsPerMessage[GetReport", "DeviceDataCtrlr.ItemsPerMessage[GetReport)",
+              "DeviceDataCtrlr.ItemsPerMessage", "DeviceDataCtrlr.ItemsPerMessage(GetReport]"):
+        support.raises(KeyError, st.model.ci, n)
