@@ -13,11 +13,11 @@ Get, Set and GetBaseReport share one handler, Get and Set one per-item
 function: each function costs .mpy bytes and ~150 B of RAM on import, and
 each handler a closure.
 """
-import asyncio
 import json
 
 from compat import iso
 from device import model as dm
+from protocol import session
 from protocol.codec import CallError
 
 
@@ -158,6 +158,7 @@ async def _send(station, rid, base):
 def attach(station):
     """The handlers close over the station alone, one cell (the session, model and
     log they read through it were a cell each, and a closure more for each handler)."""
+    jobs = [0]    # GetBaseReport jobs under way (session.job)
 
     def variables(req):
         """GetVariables, SetVariables and GetBaseReport: the request's keys tell which."""
@@ -167,7 +168,8 @@ def attach(station):
             base = req["reportBase"]
             for v in model.all():
                 if _picked(base, v):
-                    asyncio.create_task(_send(station, req["requestId"], base))
+                    if not session.job(jobs, _send(station, req["requestId"], base)):
+                        return session.BUSY
                     return {"status": "Accepted"}
             return {"status": "EmptyResultSet"}
         g = "getVariableData" in req

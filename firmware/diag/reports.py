@@ -14,37 +14,13 @@ A monitor tuple's slots are used by number (diag/monitors.py: M_ID 0,
 M_FLAGS 1, M_VALUE 2, M_VAR 3; the type is the flags' low 3 bits): an
 attribute of another module costs bytecode and a name at each use.
 """
-import asyncio
 import json
 from array import array
 
 from compat import iso
 from diag import monitors as mon
+from protocol import session
 from protocol.codec import CallError
-
-
-MAX_JOBS = 2   # report jobs of one kind under way at most; a request beyond them is Rejected (Busy)
-
-
-def spawn(count, coro):
-    """Run a report job unless MAX_JOBS of its kind (count: [n]) are under way;
-    False when not. A flood of requests must not queue a job each until the
-    heap is gone: each builds its first page before it waits its turn to send."""
-    if count[0] >= MAX_JOBS:
-        coro.close()
-        return False
-    count[0] += 1
-
-    async def run():
-        try:
-            await coro
-        finally:
-            count[0] -= 1
-    asyncio.create_task(run())
-    return True
-
-
-BUSY = {"status": "Rejected", "statusInfo": {"reasonCode": "Busy"}}
 
 
 def _wanted(m, types, cvs):
@@ -171,8 +147,8 @@ def attach(station):
         found = select(station, req)
         if not found:
             return {"status": "EmptyResultSet"}
-        if not spawn(jobs, send(req["requestId"], found)):
-            return BUSY
+        if not session.job(jobs, send(req["requestId"], found)):
+            return session.BUSY
         return {"status": "Accepted"}
 
     s.on("GetMonitoringReport", get_report, not_supported("monitoringCriteria"))

@@ -27,6 +27,29 @@ from protocol import codec, ws
 Offline = type("Offline", (Exception,), {})
 
 
+MAX_JOBS = 2   # background jobs of one kind under way at most (reports); one beyond them is Rejected
+BUSY = {"status": "Rejected", "statusInfo": {"reasonCode": "Busy"}}
+
+
+def job(count, coro):
+    """Run a job a request started (a report's pages) unless MAX_JOBS of its kind
+    (count: [n]) are under way; False when not, and the handler answers BUSY.
+    A flood of requests must not queue a job each until the heap is gone: a
+    report job builds its first page before it waits its turn to send."""
+    if count[0] >= MAX_JOBS:
+        coro.close()
+        return False
+    count[0] += 1
+
+    async def run():
+        try:
+            await coro
+        finally:
+            count[0] -= 1
+    asyncio.create_task(run())
+    return True
+
+
 class Session:
     def __init__(self, station):
         self.st = station

@@ -177,3 +177,24 @@ def test_a_report_is_sent_while_the_boot_is_pending():
     st.session.online = False            # connected, BootNotification not Accepted yet (B02)
     r, pages = report(st, "SummaryInventory")
     assert r == {"status": "Accepted"} and len(names(pages)) == 3
+
+
+def test_a_flood_of_base_reports_is_rejected_busy_beyond_two_jobs():
+    # A flood of GetBaseReport on a MicroPython station queued a job each
+    # until the heap was gone (the connection was lost on a MemoryError).
+    st = station()
+    sent = capture(st)
+
+    async def go():
+        first = [kit.call(st, "GetBaseReport", {"requestId": k, "reportBase": "FullInventory"}) for k in range(4)]
+        for _ in range(400):
+            await asyncio.sleep(0)
+        later = kit.call(st, "GetBaseReport", {"requestId": 9, "reportBase": "FullInventory"})
+        for _ in range(400):
+            await asyncio.sleep(0)
+        return first, later
+    first, later = asyncio.run(go())
+    assert [r["status"] for r in first] == ["Accepted", "Accepted", "Rejected", "Rejected"]
+    assert first[2] == {"status": "Rejected", "statusInfo": {"reasonCode": "Busy"}}
+    assert later == {"status": "Accepted"}
+    assert sorted(set(p["requestId"] for p in sent)) == [0, 1, 9]
