@@ -559,13 +559,14 @@ def budgets(R):
             "met": worst <= GOALS["codec_mpy_ratio"], "value": worst}
         c = [r for r in R["codec"]["cpython"] if r["kind"] == "codec_in"]
         sp = min(r["ocpp_us"] / r["codec_us"] for r in c)
-        # The most any codec that parses the text could reach: the package's
-        # time over bare json.loads alone, which both sides pay.
+        # For scale: the package's whole synchronous path over bare json.loads
+        # of the same text, which any codec that parses the frame pays (less
+        # json.loads's Python wrapper, which ours skips on CPython).
         cap = min(r["ocpp_us"] / r["json_us"] for r in c)
         B["codec on CPython, x faster than ocpp unpack + validation, synchronous core (worst message)"] = {
             "goal": ">= %dx" % GOALS["codec_ocpp_speedup"],
-            "measured": "%.1fx (ceiling: %.1fx, bare json.loads)" % (sp, cap),
-            "met": sp >= GOALS["codec_ocpp_speedup"], "value": sp, "ceiling": cap}
+            "measured": "%.1fx (the package itself is %.1fx bare json.loads)" % (sp, cap),
+            "met": sp >= GOALS["codec_ocpp_speedup"], "value": sp, "json_ratio": cap}
         sa = min(r["ocpp_async_us"] / r["codec_us"] for r in c)
         B["codec on CPython, x faster than ocpp's default await validate_payload (worst message)"] = {
             "goal": ">= %dx" % GOALS["codec_ocpp_speedup"], "measured": "%.1fx" % sa,
