@@ -54,14 +54,19 @@ def notes(csms, rid, last=True):
 
 
 def storage_holds(root, needle):
-    """Files under root (logs, index, temp files) containing needle."""
+    """Files under root (logs, index, temp files) containing needle. The station
+    runs meanwhile: a file it deletes between the listing and the read holds
+    nothing any more."""
     nb = needle.encode()
     out = []
     for d, _, files in os.walk(root):
         for n in files:
-            with open(os.path.join(d, n), "rb") as f:
-                if nb in f.read():
-                    out.append(os.path.join(d, n))
+            try:
+                with open(os.path.join(d, n), "rb") as f:
+                    if nb in f.read():
+                        out.append(os.path.join(d, n))
+            except FileNotFoundError:
+                pass
     return out
 
 
