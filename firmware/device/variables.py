@@ -15,10 +15,19 @@ each handler a closure.
 """
 import json
 
-from compat import iso
+from compat import const, iso
 from device import model as dm
 from protocol import session
 from protocol.codec import CallError
+
+# Rows of device/model.py's CTRL read here by number (host_tests/unit/test_variables.py checks them)
+_ENABLED = const(1)          # MonitoringCtrlr.Enabled
+_REPORT_ITEMS = const(10)    # DeviceDataCtrlr.ItemsPerMessage[GetReport], BytesPerMessage next
+_GET_ITEMS = const(12)       # DeviceDataCtrlr.ItemsPerMessage[GetVariables], BytesPerMessage next
+_SET_ITEMS = const(14)       # DeviceDataCtrlr.ItemsPerMessage[SetVariables], BytesPerMessage next
+_VALUE_SIZE = const(16)      # DeviceDataCtrlr.ReportingValueSize
+_SET_SIZE = const(17)        # DeviceDataCtrlr.ValueSize
+_HEARTBEAT = const(18)       # OCPPCommCtrlr.HeartbeatInterval
 
 
 def value_of(station, v):
@@ -30,7 +39,7 @@ def value_of(station, v):
     elif v.value is None:
         why = "NoValue"
     else:
-        return dm.text(v.value)[:min(2500, station.model.cv[16])], None   # DeviceDataCtrlr.ReportingValueSize
+        return dm.text(v.value)[:min(2500, station.model.cv[_VALUE_SIZE])], None
     return None, why
 
 
@@ -63,7 +72,7 @@ def _one(station, item, room):
     else:
         raw = item["attributeValue"]
         why = "InvalidValue"
-        if len(raw) > model.cv[17]:                            # DeviceDataCtrlr.ValueSize
+        if len(raw) > model.cv[_SET_SIZE]:
             why = "ValueTooLarge"
         else:
             try:
@@ -135,9 +144,9 @@ async def _send(station, rid, base):
     s = station.session
     model = station.model
     log = station.log.write
-    cap = min(model.cv[11], station.board["max_message"])     # DeviceDataCtrlr.BytesPerMessage[GetReport]
+    cap = min(model.cv[_REPORT_ITEMS + 1], station.board["max_message"])
     seq = 0
-    for page, last in pages(station, base, model.cv[10], max(cap - 200, 600)):    # ItemsPerMessage[GetReport]
+    for page, last in pages(station, base, model.cv[_REPORT_ITEMS], max(cap - 200, 600)):
         req = {"requestId": rid, "seqNo": seq, "generatedAt": iso(), "reportData": page}
         if not last:
             req["tbc"] = True
@@ -174,10 +183,10 @@ def attach(station):
             return {"status": "EmptyResultSet"}
         g = "getVariableData" in req
         k = "getVariableData" if g else "setVariableData"
-        # DeviceDataCtrlr.ItemsPerMessage/BytesPerMessage[GetVariables] (CTRL rows 12, 13) or
-        # [SetVariables] (14, 15) as CALLERRORs (B06/B05)
+        # DeviceDataCtrlr.ItemsPerMessage/BytesPerMessage[GetVariables] or [SetVariables]
+        # as CALLERRORs (B06/B05)
         cv = model.cv
-        i = 12 if g else 14
+        i = _GET_ITEMS if g else _SET_ITEMS
         cap = cv[i]
         n = len(req[k])
         code = "OccurrenceConstraintViolation"
@@ -204,7 +213,7 @@ def attach(station):
         # value driven monitors on the variable (periodic ones keep their schedule).
         fired = []
         ms = station.monitors
-        evaluate = cv[1]                  # MonitoringCtrlr.Enabled
+        evaluate = cv[_ENABLED]
         for v in changed:
             if v.name == "OCPPCommCtrlr.HeartbeatInterval":
                 s.heartbeat_s = v.value
@@ -222,10 +231,10 @@ def attach(station):
         # variable follows it, so a GetVariables reads what the session uses.
         hb = station.session.heartbeat_s
         model = station.model
-        if up and model.cv[18] != hb:     # CTRL row 18
+        if up and model.cv[_HEARTBEAT] != hb:
             err = model.set_ctrl("OCPPCommCtrlr.HeartbeatInterval", hb)
             if err:
-                model.cv[18] = hb
+                model.cv[_HEARTBEAT] = hb
                 station.log.write("heartbeat %d s, not persisted: %s" % (hb, err))
 
     s = station.session

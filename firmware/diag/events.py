@@ -31,6 +31,12 @@ from diag.monitors import NOTIF
 from drivers import store
 from protocol.codec import CallError
 
+# Rows of device/model.py's CTRL read here by number (host_tests/unit/test_variables.py checks them)
+_ENABLED = const(1)          # MonitoringCtrlr.Enabled
+_OFFLINE_SEV = const(6)      # MonitoringCtrlr.OfflineQueuingSeverity
+_LEVEL = const(8)            # MonitoringCtrlr.ActiveMonitoringLevel
+_VALUE_SIZE = const(16)      # DeviceDataCtrlr.ReportingValueSize
+
 _HW_FAULT_SEVERITY = const(1)   # HardwareFailure, for sensor faults
 _ID_BLOCK = const(64)           # event ids reserved per write of the counter
 RETRIES = const(3)
@@ -70,11 +76,11 @@ class Outbox:
         each; they travel as one batch (seqNo/tbc)."""
         st = self.st
         cv = st.model.cv    # the controller values by CTRL row (device/model.py): no name strings here
-        if not cv[1]:                               # MonitoringCtrlr.Enabled
+        if not cv[_ENABLED]:
             return
-        level = cv[8]                               # MonitoringCtrlr.ActiveMonitoringLevel
-        offline_sev = cv[6]                         # MonitoringCtrlr.OfflineQueuingSeverity
-        lim = min(2500, cv[16])                     # DeviceDataCtrlr.ReportingValueSize
+        level = cv[_LEVEL]
+        offline_sev = cv[_OFFLINE_SEV]
+        lim = min(2500, cv[_VALUE_SIZE])
         online = st.session.online
         log = st.log.write
         ts = compat.iso()
