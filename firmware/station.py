@@ -7,12 +7,17 @@ Integrating firmware uses this object: `push()` a value into a variable,
 import asyncio
 
 import compat
-from compat import ticks_ms, ticks_diff
+from compat import const, ticks_ms, ticks_diff
 from device import config, model, variables
 from diag import events, logs, monitors, monitoring, reports, customers, getlog
 from drivers import store
 import drivers
 from protocol import session
+
+# Rows of device/model.py's CTRL the monitor loop reads at every tick, by number
+# rather than by a name scan (host_tests/unit/test_variables.py checks them)
+_ENABLED = const(1)          # MonitoringCtrlr.Enabled
+_SAMPLE_MS = const(9)        # MonitoringCtrlr.SampleInterval
 
 
 # Collect after every quarter of the heap that is free at start-up has been
@@ -78,7 +83,7 @@ class Station:
         """One sampling period's work: sample, evaluate, queue what fired."""
         ms = self.monitors
         fired = ms.sample()
-        if self.model.ctrl("MonitoringCtrlr.Enabled"):
+        if self.model.cv[_ENABLED]:
             f = ms.evaluate(ticks_ms())
             if f is not None:
                 fired = f if fired is None else fired + f
@@ -94,7 +99,7 @@ class Station:
                 self.tick()
             except Exception as e:
                 self.log.write("monitor loop error: %r" % e)
-            period = self.model.ctrl("MonitoringCtrlr.SampleInterval")
+            period = self.model.cv[_SAMPLE_MS]
             due = compat.ticks_add(due, period)
             wait = ticks_diff(due, ticks_ms())
             if wait < 0:

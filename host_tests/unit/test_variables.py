@@ -368,10 +368,11 @@ def test_the_model_of_a_four_sensor_board_stays_small_on_micropython():
 
 
 def test_the_controller_rows_read_by_number_are_the_named_ones():
-    # diag/events.py and device/variables.py read Model.cv by row number (their _X = const(n)), not by name.
+    # station.py, diag/events.py and device/variables.py read Model.cv by row number (their
+    # _X = const(n)), not by name.
     st = kit.make()
     for i, name in ((1, "MonitoringCtrlr.Enabled"), (6, "MonitoringCtrlr.OfflineQueuingSeverity"),
-                    (8, "MonitoringCtrlr.ActiveMonitoringLevel"), (10, "DeviceDataCtrlr.ItemsPerMessage[GetReport]"),
+                    (8, "MonitoringCtrlr.ActiveMonitoringLevel"), (9, "MonitoringCtrlr.SampleInterval"), (10, "DeviceDataCtrlr.ItemsPerMessage[GetReport]"),
                     (11, "DeviceDataCtrlr.BytesPerMessage[GetReport]"),
                     (12, "DeviceDataCtrlr.ItemsPerMessage[GetVariables]"),
                     (13, "DeviceDataCtrlr.BytesPerMessage[GetVariables]"),
