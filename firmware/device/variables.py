@@ -167,7 +167,7 @@ async def _send(station, rid, base):
 def attach(station):
     """The handlers close over the station alone, one cell (the session, model and
     log they read through it were a cell each, and a closure more for each handler)."""
-    jobs = [0]    # GetBaseReport jobs under way (session.job)
+    jobs = [0]    # GetBaseReport jobs under way (Session.job)
 
     def variables(req):
         """GetVariables, SetVariables and GetBaseReport: the request's keys tell which."""
@@ -177,7 +177,7 @@ def attach(station):
             base = req["reportBase"]
             for v in model.all():
                 if _picked(base, v):
-                    if not session.job(jobs, _send(station, req["requestId"], base)):
+                    if not s.job(jobs, _send(station, req["requestId"], base)):
                         return session.BUSY
                     return {"status": "Accepted"}
             return {"status": "EmptyResultSet"}

@@ -147,7 +147,7 @@ def attach(station):
         found = select(station, req)
         if not found:
             return {"status": "EmptyResultSet"}
-        if not session.job(jobs, send(req["requestId"], found)):
+        if not s.job(jobs, send(req["requestId"], found)):
             return session.BUSY
         return {"status": "Accepted"}
 

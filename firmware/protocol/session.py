@@ -31,25 +31,6 @@ MAX_JOBS = 2   # background jobs of one kind under way at most (reports); one be
 BUSY = {"status": "Rejected", "statusInfo": {"reasonCode": "Busy"}}
 
 
-def job(count, coro):
-    """Run a job a request started (a report's pages) unless MAX_JOBS of its kind
-    (count: [n]) are under way; False when not, and the handler answers BUSY.
-    A flood of requests must not queue a job each until the heap is gone: a
-    report job builds its first page before it waits its turn to send."""
-    if count[0] >= MAX_JOBS:
-        coro.close()
-        return False
-    count[0] += 1
-
-    async def run():
-        try:
-            await coro
-        finally:
-            count[0] -= 1
-    asyncio.create_task(run())
-    return True
-
-
 class Session:
     def __init__(self, station):
         self.st = station
@@ -95,6 +76,29 @@ class Session:
                 fn(up)
             except Exception as e:  # a listener's bug must not take the session down
                 log("listener error: %r" % e)
+
+    def job(self, count, coro):
+        """Run a job a request started (a report's pages) unless MAX_JOBS of its
+        kind (count: [n]) are under way; False when not, and the handler answers
+        BUSY. A flood of requests must not queue a job each until the heap is
+        gone: a report job builds its first page before it waits its turn to
+        send. A job that fails (a MemoryError building a page) is logged and
+        frees its place; the station goes on."""
+        if count[0] >= MAX_JOBS:
+            coro.close()
+            return False
+        count[0] += 1
+        log = self.st.log.write
+
+        async def run():
+            try:
+                await coro
+            except Exception as e:
+                log("job failed: %r" % e)
+            finally:
+                count[0] -= 1
+        asyncio.create_task(run())
+        return True
 
     # ---- station-initiated CALLs -------------------------------------------
 

@@ -2,6 +2,7 @@
 import asyncio
 import json
 
+from diag import reports
 from protocol import codec
 import stationkit as kit
 from stationkit import EVSE1, TEMP
@@ -135,7 +136,6 @@ def test_N02_FR07_too_many_component_variables_is_a_callerror():
 def test_N02_monitors_deleted_while_the_report_is_pending_are_left_out():
     """The pending report holds monitor ids, not monitors: one cleared meanwhile
     is skipped, and if the last ones are gone the last page has no monitor."""
-    from diag import reports
     st = station()
     found = reports.select(st, {"requestId": 1})
     assert list(found) == [m[0] for m in st.monitors.active]
@@ -177,3 +177,35 @@ def test_a_flood_of_requests_is_rejected_busy_beyond_two_jobs_and_accepted_again
     assert later == {"status": "Accepted"}
     sent = [p["requestId"] for a, p in st.sent if a == "NotifyMonitoringReport"]
     assert sent.count(1) == 2 * sent.count(2) > 0     # the two accepted jobs of requestId 1 ran, then 2's
+
+
+def test_a_job_that_fails_building_a_page_is_logged_and_frees_its_place():
+    # A MemoryError building a page ends that report; the station logs it,
+    # and the job's place is free for the next request.
+    st = station()
+    kit.record(st)
+    lines = []
+    st.log.write = lines.append
+    real = reports.pages
+
+    def boom(*a):
+        raise MemoryError("page")
+        yield
+
+    async def go():
+        reports.pages = boom
+        try:
+            out = [kit.call(st, "GetMonitoringReport", {"requestId": 1}) for _ in range(2)]
+            for _ in range(20):
+                await asyncio.sleep(0)
+        finally:
+            reports.pages = real
+        out.append(kit.call(st, "GetMonitoringReport", {"requestId": 2}))
+        for _ in range(100):
+            await asyncio.sleep(0)
+        return out
+    out = asyncio.run(go())
+    assert [r["status"] for r in out] == ["Accepted"] * 3
+    failed = [ln for ln in lines if ln.startswith("job failed: ")]
+    assert len(failed) == 2 and all("MemoryError" in ln and "page" in ln for ln in failed)
+    assert {p["requestId"] for a, p in st.sent if a == "NotifyMonitoringReport"} == {2}
