@@ -14,8 +14,8 @@ def attach(station):
         """GetLog(req), or the trigger (no req); then unload unless an upload runs."""
         from diag import logupload
         r = await logupload.get_log(station, req)
-        t = station.getlog[0]     # the upload's task (diag/logupload.py _TASK)
-        if t is None or t.done():
+        g = station.getlog        # None: an upload ended meanwhile and unloaded the job
+        if g is None or g[0] is None or g[0].done():    # g[0]: the upload's task (logupload._TASK)
             unload(station)
         return r
 

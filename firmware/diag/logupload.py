@@ -81,9 +81,11 @@ def chunks(ring, snap, w, n):
 _TASK = const(0)        # the latest upload's task
 _RID = const(1)         # its requestId
 _LAST = const(2)        # the last status sent for it
-_BUSY = const(3)        # a job runs (or, canceled, still unwinds)
+_BUSY = const(3)        # a job runs (or, canceled, still unwinds): _NOTE, _UP or False
 _CANCELED = const(4)    # requestIds whose AcceptedCanceled is still to send
 _ST = const(5)          # the station
+_NOTE = const(1)        # _BUSY: sending AcceptedCanceled for the jobs it replaced
+_UP = const(2)          # _BUSY: uploading
 
 
 async def get_log(st, req=None):
@@ -117,7 +119,11 @@ async def get_log(st, req=None):
         return await send(g, (g[_LAST] or "Uploading") if on else "Idle", g[_RID] if on else None)
     s = "Accepted"
     if on:
-        t.cancel()
+        # A job sending its AcceptedCanceled notices is not canceled: one
+        # already on the wire would be sent again by the next job. It ends
+        # by itself after them, seeing it is no longer the latest (run()).
+        if g[_BUSY] != _NOTE:
+            t.cancel()
         g[_CANCELED].append(g[_RID])
         s = "AcceptedCanceled"
     # <station>-<LogType>-<UTC YYYYMMDDTHHMMSSZ>.log, safe as a file name
@@ -174,15 +180,18 @@ async def run(g, req, ring, w, name):
     n = 1 + max(0, req.get("retries", 0))
     iv = min(max(0, req.get("retryInterval", 30)), 86400) * 1000
     req = None      # the request is not held through the upload
-    while g[_BUSY]:               # a canceled job still closing its connection
+    while g[_BUSY]:               # a job sending notices, or canceled and still closing its connection
         await compat.sleep_ms(10)
-    g[_BUSY] = True
+    g[_BUSY] = _NOTE
     try:
         while g[_CANCELED]:
             o = g[_CANCELED][0]
             st.log.write(LOG % (o, "canceled", "by", rid))
             await send(g, "AcceptedCanceled", o)
             g[_CANCELED].pop(0)
+        if g[_TASK] is not asyncio.current_task():     # a newer GetLog came meanwhile: it uploads
+            return
+        g[_BUSY] = _UP
         try:
             loc = upload.parse(url, name)
         except upload.Fail as e:

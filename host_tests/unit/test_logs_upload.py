@@ -324,6 +324,66 @@ def test_N01_FR12_FR20_a_second_getlog_cancels_the_running_upload():
     support.run(go())
 
 
+def gated(st, hold=None):
+    """A CSMS that answers the station's CALLs one at a time, each once the
+    returned event is set (hold: only the statuses named there wait)."""
+    gate = asyncio.Event()
+    lk = asyncio.Lock()
+
+    async def call(action, payload, timeout_ms=None, need_boot=True):
+        async with lk:
+            codec.validate(action, True, payload)
+            st.sent.append((action, payload))
+            if hold is None or payload.get("status") in hold:
+                await gate.wait()
+            return {}
+    st.session.call = call
+    return gate
+
+
+def test_N01_FR20_one_acceptedcanceled_per_replaced_request_when_three_come_fast():
+    # GetLog 2 replaces 1 and sends AcceptedCanceled for it; GetLog 3 comes
+    # while that notice waits for the CSMS's answer. The notice is sent once.
+    async def go():
+        srv = await Sink().start()
+        st = station()
+        gate = gated(st)
+        await get_log(st, srv.url(), 1)
+        while statuses(st) != [("Uploading", 1)]:
+            await compat.sleep_ms(5)
+        assert (await get_log(st, srv.url(), 2))["status"] == "AcceptedCanceled"
+        while ("AcceptedCanceled", 1) not in statuses(st):
+            await compat.sleep_ms(5)
+        assert (await get_log(st, srv.url(), 3))["status"] == "AcceptedCanceled"
+        gate.set()
+        await settle(st)
+        await srv.stop()
+        assert statuses(st) == [("Uploading", 1), ("AcceptedCanceled", 1), ("AcceptedCanceled", 2),
+                                ("Uploading", 3), ("Uploaded", 3)]
+        assert len(srv.requests) == 1
+    support.run(go())
+
+
+def test_a_trigger_while_the_final_status_is_sent_ends_cleanly():
+    # The trigger waits behind the upload's last LogStatusNotification; the
+    # upload ends meanwhile and unloads the job. The trigger answers Idle.
+    async def go():
+        srv = await Sink().start()
+        st = station()
+        gate = gated(st, ("Uploaded",))
+        await get_log(st, srv.url(), 5)
+        while ("Uploaded", 5) not in statuses(st):
+            await compat.sleep_ms(5)
+        t = asyncio.create_task(st.session.triggers["LogStatusNotification"]())
+        await compat.sleep_ms(20)
+        gate.set()
+        r = await t
+        await srv.stop()
+        assert r == {} and st.getlog is None
+        assert statuses(st) == [("Uploading", 5), ("Uploaded", 5), ("Idle", None)]
+    support.run(go())
+
+
 def test_trigger_reports_idle_without_id_or_the_running_status():
     async def go():
         srv = await Sink(delay_ms=500).start()
