@@ -1,6 +1,7 @@
 """GetVariables, SetVariables, GetBaseReport end to end, on both runtimes, against the
 real CSMS (every station frame schema-checked), and OfflineQueuingSeverity set over
 OCPP deciding what an offline station queues."""
+import json
 import time
 
 import pytest
@@ -84,6 +85,12 @@ def test_get_variables_values_statuses_and_limits(station, csms):
     big = ({"name": "C" * 50, "instance": "i" * 50, "evse": {"id": 1}}, {"name": "V" * 50, "instance": "j" * 50})
     err = get(csms, *[big] * 16)                                  # BytesPerMessage[GetVariables] is 4000
     assert err[0] == "CALLERROR" and err[1] == "FormatViolation"
+    # Bytes, not characters: 13 items of 3,800 characters are 5,100 bytes of UTF-8.
+    wide = {"component": {"name": "\u00e9" * 50, "instance": "i" * 50}, "variable": {"name": "V" * 50, "instance": "j" * 50}}
+    text = json.dumps([2, "wide-1", "GetVariables", {"getVariableData": [wide] * 13}], ensure_ascii=False)
+    assert len(text) < 4000 < len(text.encode())
+    csms.send_raw("CS-1", text)
+    assert csms.answer("wide-1")[:2] == ("CALLERROR", "FormatViolation")
     assert station.alive()
 
 

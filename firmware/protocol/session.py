@@ -166,8 +166,10 @@ class Session:
 
     # ---- incoming frames ---------------------------------------------------
 
-    async def _dispatch(self, text):
-        self.frame_len = len(text)   # for BytesPerMessage checks, without re-encoding
+    async def _dispatch(self, text, size=0):
+        # For BytesPerMessage checks: the frame's bytes as received (size), else its
+        # length, which counts characters (an in-process caller's ASCII frames).
+        self.frame_len = size or len(text)
         log = self.st.log.write
         try:
             kind, mid, a, b = codec.decode(text)
@@ -267,7 +269,7 @@ class Session:
     async def _reader(self, conn):
         try:
             while True:
-                await self._dispatch(await conn.recv())
+                await self._dispatch(await conn.recv(), conn.size)
         except Exception as e:      # ws.Closed(code, reason) when it ended cleanly
             self.st.log.write("connection lost: %r" % e)
         finally:

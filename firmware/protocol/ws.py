@@ -172,6 +172,7 @@ class WebSocket:
         self._l = asyncio.Lock()
         self._p = asyncio.Event()
         self._m = False             # recv() has consumed part of a message
+        self.size = 0               # bytes of the last message recv() returned (len() counts characters)
 
     async def _hs(self, url, subprotocol, user, password, ssl):
         """Connect and upgrade. The response is read byte by byte (nothing
@@ -436,6 +437,7 @@ class WebSocket:
                     s = decode_text(rx, n)
                     if s is None:
                         raise await self.close(1007, "bad UTF-8")
+                    self.size = n
                     return s
                 frag = True
         except Closed:

@@ -188,8 +188,8 @@ async def _conversation(cls):
     assert await c.recv() == "hello!"
     await c.send("x" * 2000)                       # two pieces of the 1024-byte buffer
     await c.ping()
-    assert await c.recv() == "z" * 1500
-    assert await c.recv() == "\u00e9"
+    assert await c.recv() == "z" * 1500 and c.size == 1500
+    assert await c.recv() == "\u00e9" and c.size == 2      # its bytes, for BytesPerMessage
     e = None
     try:
         await c.recv()
