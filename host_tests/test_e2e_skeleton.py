@@ -1,5 +1,7 @@
 """End to end, on both runtimes: boot, heartbeat, reconnect, the first monitor,
 and a CALLERROR for a malformed frame after which the station still answers."""
+import time
+
 import pytest
 
 import station_proc as sp
@@ -34,6 +36,32 @@ def test_boot_pending_is_retried_at_the_interval(tmp_path, runtime, csms):
         boots = csms.wait_calls("BootNotification", 3, timeout=15)
         assert len(boots) == 3
         csms.wait_calls("Heartbeat", 1, timeout=10)
+    finally:
+        st.stop()
+
+
+def test_trigger_message_boot_while_pending_and_rejected_once_accepted(tmp_path, runtime, csms):
+    # B02/F06: while Pending the CSMS may trigger a Heartbeat or the
+    # BootNotification (sent at once, reason Triggered, not after the
+    # 300 s interval); once Accepted, F06.FR.17 rejects the trigger.
+    csms.boot_answers = [("Pending", 300)]
+    st = sp.Station(runtime, sp.board(tmp_path, csms.url)).start()
+    try:
+        csms.wait_calls("BootNotification")
+        trig = lambda m: csms.request("CS-1", "TriggerMessage", {"requestedMessage": m})["status"]
+        assert trig("Heartbeat") == "Accepted"
+        csms.wait_calls("Heartbeat", 1, timeout=10)
+        assert trig("BootNotification") == "Accepted"
+        boots = csms.wait_calls("BootNotification", 2, timeout=10)
+        assert [b["reason"] for b in boots] == ["PowerUp", "Triggered"]
+        end = time.time() + 10
+        while "session online" not in st.read_log() and time.time() < end:
+            time.sleep(0.05)
+        assert trig("BootNotification") == "Rejected"
+        assert trig("Heartbeat") == "Accepted"
+        csms.wait_calls("Heartbeat", 2, timeout=10)
+        assert len(csms.calls("BootNotification")) == 2
+        assert st.alive()
     finally:
         st.stop()
 

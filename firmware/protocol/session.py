@@ -41,12 +41,13 @@ class Session:
         self.listen = self._ls.append
         self.conn = None
         self.online = False     # connected and BootNotification Accepted
-        self.booted = False     # Accepted at least once since power-up
         self.heartbeat_s = station.model.ctrl("OCPPCommCtrlr.HeartbeatInterval")
         self._lk = asyncio.Lock()   # one outstanding CALL
         self.pending = None     # [msg_id, action, Event, result, error]
         self._n = 0             # CALLs sent
         self._k = 0             # connections made
+        self._trig = False      # a TriggerMessage asked for a BootNotification (reason Triggered)
+        self._kick = None       # Event: the boot loop's wait after Pending, which a trigger ends
         # TriggerMessage: requestedMessage -> coroutine function, besides
         # BootNotification and Heartbeat, which _trigger serves itself.
         self.triggers = {}
@@ -135,23 +136,24 @@ class Session:
                 raise p[4]
             return p[3]
 
-    async def _own(self, action, need_boot=True):
+    async def _own(self, action, boot=False):
         """call() BootNotification or Heartbeat, whose payloads are built here,
-        taking the CSMS's time from the answer. need_boot: a Heartbeat or a
-        triggered BootNotification, whose failures are only logged; else the
-        boot loop's, which raise."""
+        taking the CSMS's time from the answer. boot: the boot loop's
+        BootNotification, whose failures raise; a Heartbeat's are only logged.
+        Both go before the boot is Accepted too: a Heartbeat only when the
+        CSMS triggered it (B02: Pending allows what the CSMS triggers)."""
         try:
             p = {}
-            if action[0] == "B":
+            if boot:
                 s = self.st.board["station"]
                 cs = {"model": s["model"], "vendorName": s["vendor"]}
                 if s.get("serial"):
                     cs["serialNumber"] = s["serial"]
                 if s.get("firmware"):
                     cs["firmwareVersion"] = s["firmware"]
-                p = {"reason": "Triggered" if self.booted and self.online else "PowerUp",
-                     "chargingStation": cs}
-            r = await self.call(action, p, None, need_boot)
+                p = {"reason": "Triggered" if self._trig else "PowerUp", "chargingStation": cs}
+                self._trig = False
+            r = await self.call(action, p, None, False)
             t = r.get("currentTime")
             if t and self.st.board.get("clock", "csms") == "csms":
                 t = compat.parse_iso(t)
@@ -160,7 +162,7 @@ class Session:
                     self.st.clock_changed()
             return r
         except Exception as e:
-            if not need_boot:
+            if boot:
                 raise
             self.st.log.write("%s failed: %r" % (action, e))
 
@@ -246,8 +248,15 @@ class Session:
 
     def _trigger(self, req):
         m = req["requestedMessage"]
+        if m == "BootNotification":
+            if self.online:     # F06.FR.17: the last BootNotification was Accepted
+                return {"status": "Rejected"}
+            self._trig = True   # the boot loop sends it now, not after the Pending interval
+            if self._kick:
+                self._kick.set()
+            return {"status": "Accepted"}
         fn = self.triggers.get(m)
-        if fn is None and m != "BootNotification" and m != "Heartbeat":
+        if fn is None and m != "Heartbeat":
             return {"status": "NotImplemented"}
         asyncio.create_task(fn() if fn else self._own(m))
         return {"status": "Accepted"}
@@ -310,17 +319,22 @@ class Session:
                     # BootNotification until Accepted.
                     while True:
                         h = self.heartbeat_s
-                        r = await self._own("BootNotification", False)
+                        r = await self._own("BootNotification", True)
                         iv = r.get("interval", 0)
                         if r["status"] == "Accepted":
                             break
                         iv = iv if iv > 0 else 30
                         log("boot %s, retry in %d s" % (r["status"], iv))
-                        await compat.sleep_ms(iv * 1000)
+                        if not self._trig:      # a TriggerMessage cuts the wait short
+                            self._kick = k = asyncio.Event()
+                            try:
+                                await asyncio.wait_for(k.wait(), iv)
+                            except asyncio.TimeoutError:
+                                pass
+                            self._kick = None
                     # A SetVariables served while the answer waited came after it: it wins.
                     if iv > 0 and self.heartbeat_s == h:
                         self.heartbeat_s = iv
-                    self.booted = True
                     backoff = 1000
                     self._set_online(True)
                     ts.append(t(self._beats()))
