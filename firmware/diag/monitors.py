@@ -56,7 +56,8 @@ M_SLOT = const(5)     # clock-aligned: wall-clock millisecond of the next slot
 _F_TYPE = const(7)        # bits 0-2: UPPER..ALIGNED
 _F_OFF = const(8)         # factory monitor not active (overridden, or HardWiredOnly)
 _F_ST = const(16)         # Delta has a reference / periodic is scheduled
-_F_TRIP = const(32)       # threshold (only): tripped
+_F_TRIP = const(32)       # tripped: the CSMS has an alert of this id open (cleared=false sent). On a
+                          # Delta or periodic monitor (a threshold changed by id): its cleared=true is owed
 _F_ORIGIN = const(6)      # shift: CUSTOM/PRECONF/HARDWIRED in bits 6-7
 _F_FACT = const(192)      # the origin bits: non-zero for a factory monitor
 _F_PRE = const(64)        # origin PRECONF
@@ -142,13 +143,13 @@ class Monitors:
                 self.over[r[0]] = r[7]
         self.rebuild()
         # N07.FR.14: a threshold tripped before a reboot is still tripped after
-        # it, so a value back in range sends its cleared=true.
+        # it, so a value back in range sends its cleared=true (and a threshold
+        # changed into a Delta or periodic monitor still owes it).
         d = station.store.load("trips.json", [])
         fl = self.fl
         for j in range(len(fl)):
-            f = fl[j]
-            if f & (_F_OFF | 6) == 0 and self.ids[j] in d:     # an active threshold
-                fl[j] = f | _F_TRIP
+            if not fl[j] & _F_OFF and self.ids[j] in d:
+                fl[j] |= _F_TRIP
 
     def __len__(self):
         n = 0
@@ -301,7 +302,7 @@ class Monitors:
             j = self._add(m)
         else:
             f = self.fl[j]
-            trip = f & _F_TRIP if f & _F_TYPE == m[M_FLAGS] & _F_TYPE else 0
+            trip = f & _F_TRIP
             if f & _F_FACT == _F_PRE:
                 # N04.FR.15: it becomes a CustomMonitor; the Preconfigured record keeps its state.
                 self.over[m[M_ID]] = m[M_ID]
@@ -309,7 +310,10 @@ class Monitors:
                 j = self._add(m)           # among the customs, where a reboot loads it
             else:
                 self._add(m, j)            # same variable (MonitorMoved otherwise): still sorted
-            # N07.FR.11: a modified threshold is re-evaluated from the trip state it had.
+            # N07.FR.11: a modified monitor keeps the alert the CSMS has open for its id,
+            # whatever its new type: a threshold is evaluated from it (cleared=true when
+            # the new condition does not hold, no repeat when it does), a Delta or
+            # periodic monitor sends its cleared=true at its next evaluation.
             self.fl[j] |= trip
         self._prep(j)
         if persist:
@@ -471,9 +475,14 @@ class Monitors:
             seen = False
             for i in range(j, e):
                 f = fl[i]
+                t = f & _F_TYPE
+                if t > LOWER and f & (_F_OFF | _F_TRIP) == _F_TRIP:
+                    # Was a tripped threshold (N07.FR.11): its open alert is cleared.
+                    fl[i] = f = f ^ _F_TRIP
+                    fired = self._fire(fired, i, "Alerting", True)
+                    self.chg = True
                 if f & _F_OFF or (f & _F_TX and notx):
                     continue
-                t = f & _F_TYPE
                 x = self.val[i]
                 if t > DELTA:
                     if f & _F_ST:

@@ -328,6 +328,90 @@ def test_N07_FR11_modified_threshold_is_rechecked_at_once():
     assert [e["variableMonitoringId"] for e in evs] == [new]
 
 
+def _ev(st):
+    return [(e["variableMonitoringId"], e["trigger"], e.get("cleared")) for e in kit.drain(st)]
+
+
+def test_N07_FR11_a_tripped_threshold_changed_to_the_other_threshold_type():
+    # The CSMS has one alert open per monitor id (the threshold state machine:
+    # crossing, then one cleared=true, no repeat between). A type change keeps it:
+    # the new condition no longer holding closes it, still holding keeps it open.
+    st = kit.make()
+    mid = kit.setmon(st, "UpperThreshold", 50)["id"]
+    kit.push(st, 60)
+    assert _ev(st) == [(mid, "Alerting", False)]
+    kit.setmon(st, "LowerThreshold", 10, mid=mid)          # 60 is not below 10: cleared
+    assert _ev(st) == [(mid, "Alerting", True)]
+    assert st.store.load("trips.json") == []
+    kit.push(st, 60)
+    assert _ev(st) == []
+    kit.push(st, 5)                                        # the new condition, from a clear state
+    assert _ev(st) == [(mid, "Alerting", False)]
+    st = kit.make()
+    mid = kit.setmon(st, "UpperThreshold", 50)["id"]
+    kit.push(st, 60)
+    kit.drain(st)
+    kit.setmon(st, "LowerThreshold", 70, mid=mid)          # 60 is below 70: the alert stays open
+    assert _ev(st) == []
+    assert st.store.load("trips.json") == [mid]
+    kit.push(st, 65)
+    assert _ev(st) == []
+    kit.push(st, 80)
+    assert _ev(st) == [(mid, "Alerting", True)]
+
+
+def test_N07_FR11_a_tripped_threshold_changed_to_delta_or_periodic_sends_cleared():
+    for t, x in (("Delta", 5), ("Periodic", 60), ("PeriodicClockAligned", 900)):
+        st = kit.make()
+        mid = kit.setmon(st, "UpperThreshold", 50)["id"]
+        kit.push(st, 60)
+        kit.drain(st)
+        assert kit.setmon(st, t, x, mid=mid)["status"] == "Accepted"
+        evs = kit.drain(st)
+        assert [(e["variableMonitoringId"], e["trigger"], e["cleared"]) for e in evs] == [(mid, "Alerting", True)], t
+        assert st.store.load("trips.json") == []
+        kit.push(st, 61)                                   # within the Delta, and below 50:
+        kit.push(st, 58)                                   # no threshold event any more
+        assert _ev(st) == [], t
+    # An untripped threshold changed to a Delta sends nothing.
+    st = kit.make()
+    mid = kit.setmon(st, "UpperThreshold", 50)["id"]
+    kit.push(st, 40)
+    kit.setmon(st, "Delta", 5, mid=mid)
+    kit.push(st, 42)
+    assert _ev(st) == []
+
+
+def test_N07_FR11_FR14_a_modified_threshold_keeps_its_open_alert_across_a_reboot():
+    st = kit.make()
+    mid = kit.setmon(st, "UpperThreshold", 50)["id"]
+    kit.push(st, 60)
+    kit.drain(st)
+    kit.setmon(st, "LowerThreshold", 70, mid=mid)          # still alerting: no event
+    assert kit.drain(st) == []
+    st2 = kit.again(st)
+    kit.push(st2, 60)
+    assert _ev(st2) == []
+    kit.push(st2, 75)
+    assert _ev(st2) == [(mid, "Alerting", True)]
+    # The cleared=true of a threshold turned into a Delta is owed until sent: a
+    # power cut after the change was stored and before its event was queued
+    # sends it after the reboot.
+    st = kit.make()
+    mid = kit.setmon(st, "UpperThreshold", 50)["id"]
+    kit.push(st, 60)
+    kit.drain(st)
+    v = st.model.find(EVSE1, TEMP)
+    st.monitors.install(mon.new(mid, mon.DELTA, 5, 5, mon.CUSTOM, v))   # stored; no recheck yet
+    assert st.store.load("trips.json") == [mid]
+    st2 = kit.again(st)
+    kit.push(st2, 60)
+    assert _ev(st2) == [(mid, "Alerting", True)]
+    kit.push(st2, 62)
+    assert _ev(st2) == []
+    assert kit.again(st2).store.load("trips.json") == []
+
+
 def test_N07_FR12_removing_a_tripped_monitor_sends_no_cleared():
     st = kit.make()
     mid = kit.setmon(st, "UpperThreshold", 50)["id"]
