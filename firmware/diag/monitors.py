@@ -20,7 +20,8 @@ tick), and what fired is (monitor, trigger, cleared).
 Origins: board monitors are HardWired or Preconfigured (the factory set);
 SetVariableMonitoring makes Custom ones, and a custom monitor that took a
 Preconfigured monitor's id "overrides" it until SetMonitoringBase resets it
-(the Preconfigured record stays, flagged off, with its state).
+or it is cleared (the Preconfigured record stays, flagged off; switched on
+again it starts with no state, as a new monitor).
 
 Written for the size of its bytecode (flash, and RAM on a board that
 imports .mpy files): few functions, few distinct names, flag bits a byte each.
@@ -245,13 +246,18 @@ class Monitors:
 
     def rebuild(self):
         """Turn each Preconfigured monitor on or off by the base and the
-        overrides; schedule, or take the reference of, each that is on and has none."""
+        overrides; schedule, or take the reference of, each that is on and has none.
+        A monitor switched on or off loses its state: the CSMS was told nothing
+        of it while it was off (its override's events, or none), and removing
+        a monitor ends its alert (N07.FR.12), so it comes back untripped, with
+        a new Delta reference and schedule, and is evaluated as a new monitor."""
         on = self.st.model.ctrl("MonitoringCtrlr.ActiveMonitoringBase") != "HardWiredOnly"
         fl = self.fl
         for j in range(len(fl)):
             f = fl[j]
             if f & _F_FACT == _F_PRE:
-                fl[j] = f & ~_F_OFF if on and self.ids[j] not in self.over.values() else f | _F_OFF
+                g = f & ~_F_OFF if on and self.ids[j] not in self.over.values() else f | _F_OFF
+                fl[j] = g if g == f else g & ~(_F_TRIP | _F_ST)
             self._prep(j)
         self.band = None
 
@@ -348,9 +354,7 @@ class Monitors:
             w = 0
             for j in range(len(fl)):
                 f = fl[j]
-                if f & _F_FACT:
-                    if f & _F_FACT == _F_PRE and base == "HardWiredOnly":
-                        fl[j] = f & ~_F_TRIP     # turned off: no trip state kept
+                if f & _F_FACT:          # HardWiredOnly turns Preconfigured ones off in rebuild()
                     for a in cols:
                         a[w] = a[j]
                     w += 1

@@ -112,6 +112,92 @@ def test_N04_FR15_replaced_preconfigured_monitor_becomes_custom_until_factory_de
     assert mon.origin(m) == mon.PRECONF and mon.sev(m) == 6
 
 
+PRE_UPPER = {"id": 102, "type": "UpperThreshold", "value": 60, "severity": 4, "origin": "Preconfigured"}
+
+
+def _back(st, how):
+    """Remove the override of monitor 102 (2, 3): by ClearVariableMonitoring or FactoryDefault."""
+    if how == "clear":
+        for mid in (2, 3, 102):
+            if st.monitors.get(mid) and mon.origin(st.monitors.get(mid)) == mon.CUSTOM:
+                assert kit.call(st, "ClearVariableMonitoring", {"id": [mid]})["clearMonitoringResult"][0]["status"] == "Accepted"
+    else:
+        kit.call(st, "SetMonitoringBase", {"monitoringBase": how})
+
+
+def test_N04_FR15_a_preconfigured_threshold_back_after_its_override_starts_untripped():
+    # The override's events told the CSMS cleared=true for id 102, and removing a
+    # monitor ends its alert (N07.FR.12): the Preconfigured threshold comes back
+    # as a new monitor, so a value beyond it is an alert, then a clear.
+    for how in ("clear", "FactoryDefault"):
+        st = kit.make([kit.var(monitors=[PRE_UPPER])])
+        kit.push(st, 70)
+        assert [(e["variableMonitoringId"], e["eventNotificationType"], e["cleared"]) for e in kit.drain(st)] == \
+            [(102, "PreconfiguredMonitor", False)]
+        kit.setmon(st, "UpperThreshold", 80, mid=102)
+        assert [(e["eventNotificationType"], e["cleared"]) for e in kit.drain(st)] == [("CustomMonitor", True)]
+        _back(st, how)
+        assert mon.origin(st.monitors.get(102)) == mon.PRECONF
+        kit.push(st, 70)
+        kit.push(st, 70)
+        assert [(e["variableMonitoringId"], e["eventNotificationType"], e["cleared"]) for e in kit.drain(st)] == \
+            [(102, "PreconfiguredMonitor", False)], how
+        assert st.store.load("trips.json") == [102]
+        kit.push(st, 50)
+        assert [(e["variableMonitoringId"], e["cleared"]) for e in kit.drain(st)] == [(102, True)], how
+        assert st.store.load("trips.json") == []
+
+
+def test_N04_FR15_N03_a_preconfigured_delta_or_periodic_back_on_starts_anew():
+    import time
+    pre = [{"id": 2, "type": "Delta", "value": 10, "severity": 6, "origin": "Preconfigured"},
+           {"id": 3, "type": "Periodic", "value": 60, "severity": 6, "origin": "Preconfigured"}]
+    for how in ("clear", "FactoryDefault", "All"):
+        st = kit.make([kit.var(monitors=pre)])
+        kit.push(st, 20)                                       # the Delta's reference: 20
+        if how == "All":
+            kit.call(st, "SetMonitoringBase", {"monitoringBase": "HardWiredOnly"})
+        else:
+            kit.setmon(st, "Delta", 50, severity=7, mid=2)
+            kit.setmon(st, "Periodic", 120, severity=7, mid=3)
+        kit.push(st, 40)
+        kit.drain(st)
+        time.sleep(0.02)
+        t1 = ticks_ms()
+        _back(st, how)
+        t2 = ticks_ms()
+        kit.push(st, 45)                                       # from 40, the value when it came back
+        assert kit.drain(st) == [], how
+        due = st.monitors.get(3)[mon.M_DUE]                    # 60 s from when it came back
+        assert compat.ticks_diff(due, ticks_add(t1, 60000)) >= 0 and compat.ticks_diff(ticks_add(t2, 60000), due) >= 0, how
+        kit.push(st, 56)
+        assert [(e["variableMonitoringId"], e["trigger"]) for e in kit.drain(st)] == [(2, "Delta")], how
+
+
+def test_N04_FR15_N07_FR14_a_preconfigured_threshold_back_across_reboots():
+    for early in (False, True):
+        st = kit.make([kit.var(monitors=[PRE_UPPER])])
+        kit.push(st, 70)
+        kit.drain(st)
+        kit.setmon(st, "UpperThreshold", 80, mid=102)          # cleared by the override
+        kit.drain(st)
+        if early:
+            st = kit.again(st)                                 # the override and its state persist
+            kit.push(st, 70)
+            assert kit.drain(st) == []
+        kit.call(st, "ClearVariableMonitoring", {"id": [102]})
+        st = kit.again(st)                                     # what storage holds: not tripped
+        kit.push(st, 70)
+        assert [(e["variableMonitoringId"], e["eventNotificationType"], e["cleared"]) for e in kit.drain(st)] == \
+            [(102, "PreconfiguredMonitor", False)], early
+        st = kit.again(st)                                     # tripped before the reboot: cleared after it
+        kit.push(st, 70)
+        assert kit.drain(st) == []
+        kit.push(st, 50)
+        assert [(e["variableMonitoringId"], e["eventNotificationType"], e["cleared"]) for e in kit.drain(st)] == \
+            [(102, "PreconfiguredMonitor", True)], early
+
+
 def test_N04_FR16_an_id_cannot_move_to_another_variable():
     st = kit.make([kit.var(), kit.var(name="Voltage", lo=0, hi=500)])
     mid = kit.setmon(st, "UpperThreshold", 60)["id"]
