@@ -398,6 +398,20 @@ def test_N07_actual_value_truncated_to_reporting_value_size():
     assert kit.drain(st)[0]["actualValue"] == "a" * 20
 
 
+def test_N07_actual_value_reads_back_as_the_value_so_it_never_contradicts_its_threshold():
+    st = kit.make([kit.var(name="Energy", lo=None, hi=None)])
+    E = {"name": "Energy"}
+    kit.setmon(st, "LowerThreshold", 123457, variable=E)
+    kit.push(st, 123458.0, variable=E)
+    kit.push(st, 123456.7, variable=E)                     # below 123457: not "123457"
+    kit.push(st, 123457.0, variable=E)
+    assert [(e["cleared"], e["actualValue"]) for e in kit.drain(st)] == [(False, "123456.7"), (True, "123457")]
+    up = kit.setmon(st, "UpperThreshold", 0.3, variable=E)["id"]
+    kit.push(st, 0.1 * 3, variable=E)                      # 0.30000000000000004 is above 0.3
+    evs = [e for e in kit.drain(st) if e["variableMonitoringId"] == up]
+    assert len(evs) == 1 and float(evs[0]["actualValue"]) > 0.3
+
+
 def test_N07_FR11_modified_threshold_is_rechecked_at_once():
     st = kit.make()
     mid = kit.setmon(st, "UpperThreshold", 50)["id"]
