@@ -94,9 +94,16 @@ def text(value):
     if value is None:
         return ""
     if isinstance(value, float):
-        if value == int(value) and -1e15 < value < 1e15:
+        if -1e15 < value < 1e15 and value == int(value):    # (inf and nan fail the first test)
             return str(int(value))
-        return "%.6g" % value if abs(value) < 1e6 else str(value)
+        # The shortest text from 7 significant digits on that reads back as this
+        # very float: 21.1, not 21.100000000000001, and never rounded onto the
+        # other side of a threshold (123456.7, not 123457). A float32 (ESP32,
+        # RP2040) needs 9 digits at most, a double 17.
+        for p in range(7, 18 if 1.0 + 1e-10 > 1.0 else 10):
+            s = "%.*g" % (p, value)
+            if float(s) == value:
+                return s
     return str(value)
 
 

@@ -98,8 +98,8 @@ class Outbox:
             if is_mon:
                 sev = f >> 9 & 15
                 mid = d["variableMonitoringId"] = src[0]
-                if f & 7 < 2:             # UpperThreshold, LowerThreshold
-                    d["cleared"] = cleared
+                if f & 7 < 2 or cleared:  # UpperThreshold, LowerThreshold; the clear of a
+                    d["cleared"] = cleared  # threshold since changed into another type
                 if f & 256:               # active during a transaction only
                     txs = st.monitors.tx
                     e = v.component.get("evse")

@@ -107,11 +107,12 @@ def attach(station):
                 item["statusInfo"] = {"reasonCode": r}
         if accepted:
             ms.save()      # one write for the whole request (monitors and trip states)
-        # N07.FR.11: a new or modified threshold is checked against the value now
+        # N07.FR.11: a new or modified threshold is checked against the value now,
+        # and a tripped threshold changed into another type clears its alert
         # (recheck() writes the trip states when one changed).
         fired = []
         for r in out:
-            if r["status"] == "Accepted" and r["type"].endswith("Threshold"):
+            if r["status"] == "Accepted":
                 fired += ms.recheck(ms.get(r["id"])) or ()
         if fired:
             station.outbox.post(fired)

@@ -20,7 +20,8 @@ tick), and what fired is (monitor, trigger, cleared).
 Origins: board monitors are HardWired or Preconfigured (the factory set);
 SetVariableMonitoring makes Custom ones, and a custom monitor that took a
 Preconfigured monitor's id "overrides" it until SetMonitoringBase resets it
-(the Preconfigured record stays, flagged off, with its state).
+or it is cleared (the Preconfigured record stays, flagged off; switched on
+again it starts with no state, as a new monitor).
 
 Written for the size of its bytecode (flash, and RAM on a board that
 imports .mpy files): few functions, few distinct names, flag bits a byte each.
@@ -56,7 +57,8 @@ M_SLOT = const(5)     # clock-aligned: wall-clock millisecond of the next slot
 _F_TYPE = const(7)        # bits 0-2: UPPER..ALIGNED
 _F_OFF = const(8)         # factory monitor not active (overridden, or HardWiredOnly)
 _F_ST = const(16)         # Delta has a reference / periodic is scheduled
-_F_TRIP = const(32)       # threshold (only): tripped
+_F_TRIP = const(32)       # tripped: the CSMS has an alert of this id open (cleared=false sent). On a
+                          # Delta or periodic monitor (a threshold changed by id): its cleared=true is owed
 _F_ORIGIN = const(6)      # shift: CUSTOM/PRECONF/HARDWIRED in bits 6-7
 _F_FACT = const(192)      # the origin bits: non-zero for a factory monitor
 _F_PRE = const(64)        # origin PRECONF
@@ -142,13 +144,13 @@ class Monitors:
                 self.over[r[0]] = r[7]
         self.rebuild()
         # N07.FR.14: a threshold tripped before a reboot is still tripped after
-        # it, so a value back in range sends its cleared=true.
+        # it, so a value back in range sends its cleared=true (and a threshold
+        # changed into a Delta or periodic monitor still owes it).
         d = station.store.load("trips.json", [])
         fl = self.fl
         for j in range(len(fl)):
-            f = fl[j]
-            if f & (_F_OFF | 6) == 0 and self.ids[j] in d:     # an active threshold
-                fl[j] = f | _F_TRIP
+            if not fl[j] & _F_OFF and self.ids[j] in d:
+                fl[j] |= _F_TRIP
 
     def __len__(self):
         n = 0
@@ -244,13 +246,18 @@ class Monitors:
 
     def rebuild(self):
         """Turn each Preconfigured monitor on or off by the base and the
-        overrides; schedule, or take the reference of, each that is on and has none."""
+        overrides; schedule, or take the reference of, each that is on and has none.
+        A monitor switched on or off loses its state: the CSMS was told nothing
+        of it while it was off (its override's events, or none), and removing
+        a monitor ends its alert (N07.FR.12), so it comes back untripped, with
+        a new Delta reference and schedule, and is evaluated as a new monitor."""
         on = self.st.model.ctrl("MonitoringCtrlr.ActiveMonitoringBase") != "HardWiredOnly"
         fl = self.fl
         for j in range(len(fl)):
             f = fl[j]
             if f & _F_FACT == _F_PRE:
-                fl[j] = f & ~_F_OFF if on and self.ids[j] not in self.over.values() else f | _F_OFF
+                g = f & ~_F_OFF if on and self.ids[j] not in self.over.values() else f | _F_OFF
+                fl[j] = g if g == f else g & ~(_F_TRIP | _F_ST)
             self._prep(j)
         self.band = None
 
@@ -301,7 +308,7 @@ class Monitors:
             j = self._add(m)
         else:
             f = self.fl[j]
-            trip = f & _F_TRIP if f & _F_TYPE == m[M_FLAGS] & _F_TYPE else 0
+            trip = f & _F_TRIP
             if f & _F_FACT == _F_PRE:
                 # N04.FR.15: it becomes a CustomMonitor; the Preconfigured record keeps its state.
                 self.over[m[M_ID]] = m[M_ID]
@@ -309,7 +316,10 @@ class Monitors:
                 j = self._add(m)           # among the customs, where a reboot loads it
             else:
                 self._add(m, j)            # same variable (MonitorMoved otherwise): still sorted
-            # N07.FR.11: a modified threshold is re-evaluated from the trip state it had.
+            # N07.FR.11: a modified monitor keeps the alert the CSMS has open for its id,
+            # whatever its new type: a threshold is evaluated from it (cleared=true when
+            # the new condition does not hold, no repeat when it does), a Delta or
+            # periodic monitor sends its cleared=true at its next evaluation.
             self.fl[j] |= trip
         self._prep(j)
         if persist:
@@ -344,9 +354,7 @@ class Monitors:
             w = 0
             for j in range(len(fl)):
                 f = fl[j]
-                if f & _F_FACT:
-                    if f & _F_FACT == _F_PRE and base == "HardWiredOnly":
-                        fl[j] = f & ~_F_TRIP     # turned off: no trip state kept
+                if f & _F_FACT:          # HardWiredOnly turns Preconfigured ones off in rebuild()
                     for a in cols:
                         a[w] = a[j]
                     w += 1
@@ -471,9 +479,14 @@ class Monitors:
             seen = False
             for i in range(j, e):
                 f = fl[i]
+                t = f & _F_TYPE
+                if t > LOWER and f & (_F_OFF | _F_TRIP) == _F_TRIP:
+                    # Was a tripped threshold (N07.FR.11): its open alert is cleared.
+                    fl[i] = f = f ^ _F_TRIP
+                    fired = self._fire(fired, i, "Alerting", True)
+                    self.chg = True
                 if f & _F_OFF or (f & _F_TX and notx):
                     continue
-                t = f & _F_TYPE
                 x = self.val[i]
                 if t > DELTA:
                     if f & _F_ST:

@@ -112,6 +112,92 @@ def test_N04_FR15_replaced_preconfigured_monitor_becomes_custom_until_factory_de
     assert mon.origin(m) == mon.PRECONF and mon.sev(m) == 6
 
 
+PRE_UPPER = {"id": 102, "type": "UpperThreshold", "value": 60, "severity": 4, "origin": "Preconfigured"}
+
+
+def _back(st, how):
+    """Remove the override of monitor 102 (2, 3): by ClearVariableMonitoring or FactoryDefault."""
+    if how == "clear":
+        for mid in (2, 3, 102):
+            if st.monitors.get(mid) and mon.origin(st.monitors.get(mid)) == mon.CUSTOM:
+                assert kit.call(st, "ClearVariableMonitoring", {"id": [mid]})["clearMonitoringResult"][0]["status"] == "Accepted"
+    else:
+        kit.call(st, "SetMonitoringBase", {"monitoringBase": how})
+
+
+def test_N04_FR15_a_preconfigured_threshold_back_after_its_override_starts_untripped():
+    # The override's events told the CSMS cleared=true for id 102, and removing a
+    # monitor ends its alert (N07.FR.12): the Preconfigured threshold comes back
+    # as a new monitor, so a value beyond it is an alert, then a clear.
+    for how in ("clear", "FactoryDefault"):
+        st = kit.make([kit.var(monitors=[PRE_UPPER])])
+        kit.push(st, 70)
+        assert [(e["variableMonitoringId"], e["eventNotificationType"], e["cleared"]) for e in kit.drain(st)] == \
+            [(102, "PreconfiguredMonitor", False)]
+        kit.setmon(st, "UpperThreshold", 80, mid=102)
+        assert [(e["eventNotificationType"], e["cleared"]) for e in kit.drain(st)] == [("CustomMonitor", True)]
+        _back(st, how)
+        assert mon.origin(st.monitors.get(102)) == mon.PRECONF
+        kit.push(st, 70)
+        kit.push(st, 70)
+        assert [(e["variableMonitoringId"], e["eventNotificationType"], e["cleared"]) for e in kit.drain(st)] == \
+            [(102, "PreconfiguredMonitor", False)], how
+        assert st.store.load("trips.json") == [102]
+        kit.push(st, 50)
+        assert [(e["variableMonitoringId"], e["cleared"]) for e in kit.drain(st)] == [(102, True)], how
+        assert st.store.load("trips.json") == []
+
+
+def test_N04_FR15_N03_a_preconfigured_delta_or_periodic_back_on_starts_anew():
+    import time
+    pre = [{"id": 2, "type": "Delta", "value": 10, "severity": 6, "origin": "Preconfigured"},
+           {"id": 3, "type": "Periodic", "value": 60, "severity": 6, "origin": "Preconfigured"}]
+    for how in ("clear", "FactoryDefault", "All"):
+        st = kit.make([kit.var(monitors=pre)])
+        kit.push(st, 20)                                       # the Delta's reference: 20
+        if how == "All":
+            kit.call(st, "SetMonitoringBase", {"monitoringBase": "HardWiredOnly"})
+        else:
+            kit.setmon(st, "Delta", 50, severity=7, mid=2)
+            kit.setmon(st, "Periodic", 120, severity=7, mid=3)
+        kit.push(st, 40)
+        kit.drain(st)
+        time.sleep(0.02)
+        t1 = ticks_ms()
+        _back(st, how)
+        t2 = ticks_ms()
+        kit.push(st, 45)                                       # from 40, the value when it came back
+        assert kit.drain(st) == [], how
+        due = st.monitors.get(3)[mon.M_DUE]                    # 60 s from when it came back
+        assert compat.ticks_diff(due, ticks_add(t1, 60000)) >= 0 and compat.ticks_diff(ticks_add(t2, 60000), due) >= 0, how
+        kit.push(st, 56)
+        assert [(e["variableMonitoringId"], e["trigger"]) for e in kit.drain(st)] == [(2, "Delta")], how
+
+
+def test_N04_FR15_N07_FR14_a_preconfigured_threshold_back_across_reboots():
+    for early in (False, True):
+        st = kit.make([kit.var(monitors=[PRE_UPPER])])
+        kit.push(st, 70)
+        kit.drain(st)
+        kit.setmon(st, "UpperThreshold", 80, mid=102)          # cleared by the override
+        kit.drain(st)
+        if early:
+            st = kit.again(st)                                 # the override and its state persist
+            kit.push(st, 70)
+            assert kit.drain(st) == []
+        kit.call(st, "ClearVariableMonitoring", {"id": [102]})
+        st = kit.again(st)                                     # what storage holds: not tripped
+        kit.push(st, 70)
+        assert [(e["variableMonitoringId"], e["eventNotificationType"], e["cleared"]) for e in kit.drain(st)] == \
+            [(102, "PreconfiguredMonitor", False)], early
+        st = kit.again(st)                                     # tripped before the reboot: cleared after it
+        kit.push(st, 70)
+        assert kit.drain(st) == []
+        kit.push(st, 50)
+        assert [(e["variableMonitoringId"], e["eventNotificationType"], e["cleared"]) for e in kit.drain(st)] == \
+            [(102, "PreconfiguredMonitor", True)], early
+
+
 def test_N04_FR16_an_id_cannot_move_to_another_variable():
     st = kit.make([kit.var(), kit.var(name="Voltage", lo=0, hi=500)])
     mid = kit.setmon(st, "UpperThreshold", 60)["id"]
@@ -312,6 +398,20 @@ def test_N07_actual_value_truncated_to_reporting_value_size():
     assert kit.drain(st)[0]["actualValue"] == "a" * 20
 
 
+def test_N07_actual_value_reads_back_as_the_value_so_it_never_contradicts_its_threshold():
+    st = kit.make([kit.var(name="Energy", lo=None, hi=None)])
+    E = {"name": "Energy"}
+    kit.setmon(st, "LowerThreshold", 123457, variable=E)
+    kit.push(st, 123458.0, variable=E)
+    kit.push(st, 123456.7, variable=E)                     # below 123457: not "123457"
+    kit.push(st, 123457.0, variable=E)
+    assert [(e["cleared"], e["actualValue"]) for e in kit.drain(st)] == [(False, "123456.7"), (True, "123457")]
+    up = kit.setmon(st, "UpperThreshold", 0.3, variable=E)["id"]
+    kit.push(st, 0.1 * 3, variable=E)                      # 0.30000000000000004 is above 0.3
+    evs = [e for e in kit.drain(st) if e["variableMonitoringId"] == up]
+    assert len(evs) == 1 and float(evs[0]["actualValue"]) > 0.3
+
+
 def test_N07_FR11_modified_threshold_is_rechecked_at_once():
     st = kit.make()
     mid = kit.setmon(st, "UpperThreshold", 50)["id"]
@@ -326,6 +426,90 @@ def test_N07_FR11_modified_threshold_is_rechecked_at_once():
     new = kit.setmon(st, "LowerThreshold", 65)["id"]       # a new monitor fires at once too
     evs = kit.drain(st)
     assert [e["variableMonitoringId"] for e in evs] == [new]
+
+
+def _ev(st):
+    return [(e["variableMonitoringId"], e["trigger"], e.get("cleared")) for e in kit.drain(st)]
+
+
+def test_N07_FR11_a_tripped_threshold_changed_to_the_other_threshold_type():
+    # The CSMS has one alert open per monitor id (the threshold state machine:
+    # crossing, then one cleared=true, no repeat between). A type change keeps it:
+    # the new condition no longer holding closes it, still holding keeps it open.
+    st = kit.make()
+    mid = kit.setmon(st, "UpperThreshold", 50)["id"]
+    kit.push(st, 60)
+    assert _ev(st) == [(mid, "Alerting", False)]
+    kit.setmon(st, "LowerThreshold", 10, mid=mid)          # 60 is not below 10: cleared
+    assert _ev(st) == [(mid, "Alerting", True)]
+    assert st.store.load("trips.json") == []
+    kit.push(st, 60)
+    assert _ev(st) == []
+    kit.push(st, 5)                                        # the new condition, from a clear state
+    assert _ev(st) == [(mid, "Alerting", False)]
+    st = kit.make()
+    mid = kit.setmon(st, "UpperThreshold", 50)["id"]
+    kit.push(st, 60)
+    kit.drain(st)
+    kit.setmon(st, "LowerThreshold", 70, mid=mid)          # 60 is below 70: the alert stays open
+    assert _ev(st) == []
+    assert st.store.load("trips.json") == [mid]
+    kit.push(st, 65)
+    assert _ev(st) == []
+    kit.push(st, 80)
+    assert _ev(st) == [(mid, "Alerting", True)]
+
+
+def test_N07_FR11_a_tripped_threshold_changed_to_delta_or_periodic_sends_cleared():
+    for t, x in (("Delta", 5), ("Periodic", 60), ("PeriodicClockAligned", 900)):
+        st = kit.make()
+        mid = kit.setmon(st, "UpperThreshold", 50)["id"]
+        kit.push(st, 60)
+        kit.drain(st)
+        assert kit.setmon(st, t, x, mid=mid)["status"] == "Accepted"
+        evs = kit.drain(st)
+        assert [(e["variableMonitoringId"], e["trigger"], e["cleared"]) for e in evs] == [(mid, "Alerting", True)], t
+        assert st.store.load("trips.json") == []
+        kit.push(st, 61)                                   # within the Delta, and below 50:
+        kit.push(st, 58)                                   # no threshold event any more
+        assert _ev(st) == [], t
+    # An untripped threshold changed to a Delta sends nothing.
+    st = kit.make()
+    mid = kit.setmon(st, "UpperThreshold", 50)["id"]
+    kit.push(st, 40)
+    kit.setmon(st, "Delta", 5, mid=mid)
+    kit.push(st, 42)
+    assert _ev(st) == []
+
+
+def test_N07_FR11_FR14_a_modified_threshold_keeps_its_open_alert_across_a_reboot():
+    st = kit.make()
+    mid = kit.setmon(st, "UpperThreshold", 50)["id"]
+    kit.push(st, 60)
+    kit.drain(st)
+    kit.setmon(st, "LowerThreshold", 70, mid=mid)          # still alerting: no event
+    assert kit.drain(st) == []
+    st2 = kit.again(st)
+    kit.push(st2, 60)
+    assert _ev(st2) == []
+    kit.push(st2, 75)
+    assert _ev(st2) == [(mid, "Alerting", True)]
+    # The cleared=true of a threshold turned into a Delta is owed until sent: a
+    # power cut after the change was stored and before its event was queued
+    # sends it after the reboot.
+    st = kit.make()
+    mid = kit.setmon(st, "UpperThreshold", 50)["id"]
+    kit.push(st, 60)
+    kit.drain(st)
+    v = st.model.find(EVSE1, TEMP)
+    st.monitors.install(mon.new(mid, mon.DELTA, 5, 5, mon.CUSTOM, v))   # stored; no recheck yet
+    assert st.store.load("trips.json") == [mid]
+    st2 = kit.again(st)
+    kit.push(st2, 60)
+    assert _ev(st2) == [(mid, "Alerting", True)]
+    kit.push(st2, 62)
+    assert _ev(st2) == []
+    assert kit.again(st2).store.load("trips.json") == []
 
 
 def test_N07_FR12_removing_a_tripped_monitor_sends_no_cleared():

@@ -334,6 +334,21 @@ def test_variables_alike_share_characteristics_but_1_and_1_0_stay_apart():
     assert kit.again(st).model.find(EVSE1, {"name": "Count"}).value == 7
 
 
+def test_a_decimal_is_the_shortest_text_that_reads_back_as_the_same_number():
+    from device import model as dm
+    for v, t in ((21.1, "21.1"), (123456.7, "123456.7"), (21.1234567, "21.1234567"), (20.0, "20"),
+                 (-0.5, "-0.5"), (1.5e-07, "1.5e-07"), (2.5e20, "2.5e+20"), (100.25, "100.25")):
+        assert dm.text(v) == t, (v, dm.text(v))
+    # No value is shown rounded onto another number; what is not a short decimal
+    # shows the digits that tell it apart (17 at most on a double, 9 on float32).
+    for v in (0.1 * 3, 21.5 - 2 ** -40, 1 / 3, 123456.7 + 2 ** -30, 16777217.5, -1e-300):
+        t = dm.text(v)
+        assert float(t) == v and len(t.replace("-", "").replace(".", "").split("e")[0].lstrip("0")) <= 17, t
+    assert dm.text(float("inf")) == "inf" and dm.text(float("nan")) == "nan"
+    r = get(kit.make([kit.var(name="Setpoint", mut="ReadWrite", value=21.1234567)]), (EVSE1, SETPOINT))
+    assert r[0]["attributeValue"] == "21.1234567"
+
+
 def test_the_model_of_a_four_sensor_board_stays_small_on_micropython():
     # 21 controller variables stored a dozen attributes, a key, a name and a variable
     # dict each: 14.7 KB for this board on the x64 port; 5.3 KB with one small object each
