@@ -22,7 +22,8 @@ cannot say, check() says after the walk.
 from device.config import ConfigError
 
 SUB = {
-    "station": "+ id:S::48 vendor:S model:S serial:s firmware:s",
+    # BootNotification's limits: vendorName 50, model 20, serialNumber 25, firmwareVersion 50.
+    "station": "+ id:S::48 vendor:S::50 model:S::20 serial:s::25 firmware:s::50",
     "csms": "+ url:S password:s ca:s",
     "ntp": "host:s every_s:i:60:86400 timeout_s:n:0.1:5",
     "wifi": "ssid:S::32 password:t hostname:s country:s:2:2 retry_s:i:1:3600 power_save:b",
@@ -32,9 +33,9 @@ SUB = {
     "variables": "+ component:O variable:O dataType:E:string:decimal:integer:dateTime:boolean:"
                  "OptionList:SequenceList:MemberList unit:s min:n max:n "
                  "mutability:e=ReadOnly:ReadOnly:ReadWrite:WriteOnly sensor:o monitors:l=",
-    "component": "name:S::50 instance:s evse:o",
+    "component": "name:S::50 instance:s::50 evse:o",
     "evse": "id:I connectorId:i",
-    "variable": "name:S::50 instance:s",
+    "variable": "name:S::50 instance:s::50",
     "monitors": "id:I!:1: type:E:UpperThreshold:LowerThreshold:Delta:Periodic:PeriodicClockAligned "
                 "value:N severity:I:0:9 origin:E:HardWired:Preconfigured transaction:b",
     "customers": "+ data:S",

@@ -10,6 +10,7 @@ import support
 BOARDS = ("esp32-devkitc", "esp32s3-psram", "pico-w", "host", "sim")
 DELETE = "<delete>"
 S33 = "x" * 33
+S51 = "x" * 51
 
 # (board, path, new value or DELETE, key the check names, the schema catches it too)
 CASES = (
@@ -55,6 +56,14 @@ CASES = (
     ("host", "variables[0].sensor.path", DELETE, "variables[0].sensor.path", True),
     ("sim", "variables[1].sensor.dropout", 2, "variables[1].sensor.dropout", True),
     ("sim", "variables[0].sensor.wave", "saw", "variables[0].sensor.wave", True),
+    # BootNotification's limits (vendorName 50, model 20, serialNumber 25, firmwareVersion 50)
+    ("host", "station.vendor", S51, "station.vendor", True),
+    ("host", "station.model", "x" * 21, "station.model", True),
+    ("host", "station.serial", "x" * 26, "station.serial", True),
+    ("host", "station.firmware", S51, "station.firmware", True),
+    # ComponentType and VariableType: instance maxLength 50
+    ("host", "variables[0].component.instance", S51, "variables[0].component.instance", True),
+    ("host", "variables[0].variable.instance", S51, "variables[0].variable.instance", True),
     # Beyond a JSON Schema: only the firmware's check sees these.
     ("esp32-devkitc", "variables[0].sensor.driver", "nope", "variables[0].sensor.driver", False),
     ("esp32-devkitc", "variables[3].sensor.bus", 1, "variables[3].sensor.bus", False),
@@ -142,3 +151,10 @@ def test_the_checks_leave_no_code_behind():
     config.load("boards/pico-w.json")
     support.raises(config.ConfigError, config.check, bad(CASES[0]))
     assert "device.checks" not in sys.modules and not hasattr(device, "checks")
+
+
+def test_values_at_the_ocpp_limits_pass():
+    b = bad(("host", "station", {"id": "x" * 48, "vendor": "v" * 50, "model": "m" * 20, "serial": "s" * 25,
+                                  "firmware": "f" * 50}, "", True))
+    b["variables"][0]["component"]["instance"] = b["variables"][0]["variable"]["instance"] = "i" * 50
+    config.check(b)
