@@ -32,7 +32,7 @@ SUB = {
     "log": "+ bytes:i files:i upload:e:PUT:POST",
     "variables": "+ component:O variable:O dataType:E:string:decimal:integer:dateTime:boolean:"
                  "OptionList:SequenceList:MemberList unit:s min:n max:n "
-                 "mutability:e=ReadOnly:ReadOnly:ReadWrite:WriteOnly sensor:o monitors:l=",
+                 "mutability:e=ReadOnly:ReadOnly:ReadWrite:WriteOnly values:s::1000 sensor:o monitors:l=",
     "component": "name:S::50 instance:s::50 evse:o",
     "evse": "id:I connectorId:i",
     "variable": "name:S::50 instance:s::50",
@@ -118,6 +118,7 @@ def keys(obj, spec, path):
 def check(board):
     """Raise ConfigError for the first key at fault; return the board with defaults filled."""
     import drivers
+    from device.model import Model, Variable
     _seen.clear()
     _specs.clear()
     # Every top-level key; "_"-prefixed keys are free (comments, and "_dir" set by load()).
@@ -151,6 +152,12 @@ def check(board):
         hi = v.get("max")
         if lo is not None and hi is not None and lo > hi:
             raise ConfigError(p + "min", "greater than max")
+        x = v.get("value")
+        if x is not None:   # as SetVariables checks a value (Model.check uses no Model)
+            x = Model.check(None, Variable(v["component"], v["variable"], v["dataType"], None, None, lo, hi,
+                                           v.get("values")), x)
+            if x:
+                raise ConfigError(p + "value", x)
         s = v.get("sensor")
         if s is not None:   # its driver module's KEYS, then its check() if any
             q = p + "sensor."

@@ -401,6 +401,7 @@ class Model:
 
     def check(self, v, value):
         """Why `value` does not fit variable v (a string), or None when it fits."""
+        # Uses no Model: device/checks.py calls Model.check(None, ...) on the board's values.
         d = v.dtype
         if d == "boolean":
             return None if isinstance(value, bool) else "not a boolean"

@@ -12,6 +12,14 @@ DELETE = "<delete>"
 S33 = "x" * 33
 S51 = "x" * 51
 
+
+def cfg(dtype, **more):
+    """A board variable without a sensor, written by the CSMS."""
+    v = {"component": {"name": "Cfg"}, "variable": {"name": "X"}, "dataType": dtype, "mutability": "ReadWrite"}
+    v.update(more)
+    return v
+
+
 # (board, path, new value or DELETE, key the check names, the schema catches it too)
 CASES = (
     ("esp32-devkitc", "wifi.ssid", DELETE, "wifi.ssid", True),
@@ -64,12 +72,26 @@ CASES = (
     # ComponentType and VariableType: instance maxLength 50
     ("host", "variables[0].component.instance", S51, "variables[0].component.instance", True),
     ("host", "variables[0].variable.instance", S51, "variables[0].variable.instance", True),
+    # valuesList is one string of comma-separated values, at most 1000 characters
+    ("host", "variables[1]", cfg("OptionList", values=["A", "B"], value="A"), "variables[1].values", True),
+    ("host", "variables[1]", cfg("OptionList", values="A," + "x" * 999, value="A"), "variables[1].values", True),
+    # the initial value has the dataType's JSON type
+    ("host", "variables[1]", cfg("integer", value="abc"), "variables[1].value", True),
+    ("host", "variables[1]", cfg("integer", value=1.5), "variables[1].value", True),
+    ("host", "variables[1]", cfg("boolean", value="true"), "variables[1].value", True),
+    ("host", "variables[1]", cfg("string", value=5), "variables[1].value", True),
     # Beyond a JSON Schema: only the firmware's check sees these.
     ("esp32-devkitc", "variables[0].sensor.driver", "nope", "variables[0].sensor.driver", False),
     ("esp32-devkitc", "variables[3].sensor.bus", 1, "variables[3].sensor.bus", False),
     ("esp32-devkitc", "variables[1].monitors[0].id", 1, "variables[1].monitors[0].id", False),
     ("esp32-devkitc", "i2c[1]", {"id": 0, "scl": 1, "sda": 2}, "i2c[1].id", False),
     ("esp32-devkitc", "variables[0].min", 200, "variables[0].min", False),
+    # the initial value as SetVariables checks a value (Model.check): range, valuesList, dateTime
+    ("host", "variables[1]", cfg("integer", min=0, max=10, value=99), "variables[1].value", False),
+    ("host", "variables[0].value", 151, "variables[0].value", False),
+    ("host", "variables[1]", cfg("OptionList", values="A,B", value="Z"), "variables[1].value", False),
+    ("host", "variables[1]", cfg("MemberList", values="A,B", value="A,Z"), "variables[1].value", False),
+    ("host", "variables[1]", cfg("dateTime", value="yesterday"), "variables[1].value", False),
 )
 
 
@@ -158,3 +180,18 @@ def test_values_at_the_ocpp_limits_pass():
                                   "firmware": "f" * 50}, "", True))
     b["variables"][0]["component"]["instance"] = b["variables"][0]["variable"]["instance"] = "i" * 50
     config.check(b)
+
+
+def test_initial_values_that_fit_pass_and_the_station_starts_with_them():
+    import os
+    import support as sp
+    from station import Station
+    b = bad(("host", "variables", [cfg("OptionList", values="Eco,Boost", value="Boost"),
+                                   cfg("MemberList", variable={"name": "M"}, values="L1,L2,L3", value="L1,L3"),
+                                   cfg("integer", variable={"name": "N"}, min=0, max=10, value=10.0),
+                                   cfg("decimal", variable={"name": "D"}, value=2),
+                                   cfg("boolean", variable={"name": "B"}, value=False),
+                                   cfg("dateTime", variable={"name": "T"}, value="2024-01-01T00:00:00Z")], "", True))
+    b["storage"] = os.getcwd() + "/" + sp.tmpdir("values")
+    st = Station(config.check(b))
+    assert [v.value for v in st.model.vars] == ["Boost", "L1,L3", 10.0, 2, False, "2024-01-01T00:00:00Z"]
