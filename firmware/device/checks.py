@@ -118,18 +118,28 @@ def keys(obj, spec, path):
 def check(board):
     """Raise ConfigError for the first key at fault; return the board with defaults filled."""
     import drivers
-    from device.model import Model, Variable
+    from device.model import Ctrl, Model, Variable
     _seen.clear()
     _specs.clear()
     # Every top-level key; "_"-prefixed keys are free (comments, and "_dir" set by load()).
     keys(board, "board:S mcu:e=host:host:esp32:esp32s2:esp32s3:esp32c3:esp32c6:rp2040:rp2350 station:O csms:O "
-         "clock:e=csms:csms:ntp:system ntp:o wifi:o watchdog:o i2c:l storage:s=state sample_ms:i=1000:10: "
+         "clock:e=csms:csms:ntp:system ntp:o wifi:o watchdog:o i2c:l storage:s=state sample_ms:i=1000:10:3600000 "
          "echo:b settings:o queue_size:i=200:1: max_message:i=16384:1024: log:o variables:l= "
          "customers:l= customer_bytes:i=65536:1: customer_records:i=64:1:", "")
     mcu = board["mcu"]
     for k in ("clock", "wifi", "watchdog", "i2c"):
         if mcu == "host" and board.get(k) not in (None, "csms", "system"):
             raise ConfigError(k, "needs an esp32* or rp2* mcu, not host")
+    # The board's settings name controller variables, with values that fit them (a name in
+    # settings.json, saved by SetVariables, that a firmware update removed is skipped, not refused).
+    d = board.get("settings") or {}
+    for k in d:
+        try:
+            x = Model.check(None, Ctrl(None, Model.ci(None, k)), d[k])   # neither uses the Model
+        except KeyError:
+            x = "no such controller variable (docs/device-model.md)"
+        if x:
+            raise ConfigError("settings." + k, x)
     if "/" in board["station"]["id"]:
         raise ConfigError("station.id", "no '/'")
     c = board["csms"]

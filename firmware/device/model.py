@@ -307,7 +307,8 @@ class Model:
         self.cv = cv = [None] * len(CTRL)
         for i in range(len(CTRL)):
             cv[i] = CTRL[i][3]
-        # The board's "settings" (a bad one fails the boot), then what SetVariables saved.
+        # The board's "settings" (device/checks.py refused a bad one), then what SetVariables
+        # saved: a saved name or value a firmware update made unknown or wrong is skipped.
         over = dict(board.get("settings") or {})
         if "MonitoringCtrlr.SampleInterval" not in over:
             over["MonitoringCtrlr.SampleInterval"] = board.get("sample_ms", 1000)
@@ -317,11 +318,8 @@ class Model:
                     i = self.ci(k)
                 except KeyError:
                     continue
-                err = self.check(Ctrl(self, i), d[k])
-                if not err:
+                if not self.check(Ctrl(self, i), d[k]):
                     cv[i] = d[k]
-                elif d is over:
-                    raise config.ConfigError("settings." + k, err)
         self.vars = vs[:]   # a list grown by appends has up to twice the slots it uses
 
     def all(self):
@@ -383,6 +381,7 @@ class Model:
         'DeviceDataCtrlr.ItemsPerMessage[GetReport]', KeyError for none: compared
         with the row's parts in place, no string made (the monitor loop asks at
         every tick)."""
+        # Uses no Model: device/checks.py calls Model.ci(None, ...) on the board's settings.
         i = 0
         for r in CTRL:
             k = len(r[0]) + 1
