@@ -10,10 +10,11 @@ a hand-written check per key): space-separated entries "key:type[:lo:hi]".
 An upper-case type is required; "type=default" fills an absent key; "!"
 after the type: unique in the board (per list). Types: s a non-empty string,
 t any string, h hex digits, i integer, n number, p number above 0, b boolean,
-o object, l array (of objects), u the id of an i2c bus of the board, e one of
-the choices after it ("mode:e:u16:uv"). lo..hi bound a number or a string's
-length; an empty bound is open. SUB holds the spec of an object or array
-key; "+" leads the spec of an object that may have other keys.
+o object, l array (of objects), u the id of an i2c bus of the board, a any
+value, e one of the choices after it ("mode:e:u16:uv"). lo..hi bound a
+number or a string's length; an empty bound is open. SUB holds the spec of
+an object or array key; "+" leads the spec of an object that may have other
+keys.
 
 A sensor driver's KEYS is such a spec, led by "#" when the variable must be
 numeric: "#b" boolean too, "#m" only on an esp32* or rp2* mcu. What a spec
@@ -30,9 +31,9 @@ SUB = {
     "watchdog": "timeout_ms:I offline_reset_s:i:0:",
     "i2c": "id:I!:0: scl:I:0: sda:I:0: freq:i:10000:1000000",
     "log": "+ bytes:i files:i upload:e:PUT:POST",
-    "variables": "+ component:O variable:O dataType:E:string:decimal:integer:dateTime:boolean:"
+    "variables": "component:O variable:O dataType:E:string:decimal:integer:dateTime:boolean:"
                  "OptionList:SequenceList:MemberList unit:s min:n max:n "
-                 "mutability:e=ReadOnly:ReadOnly:ReadWrite:WriteOnly values:s::1000 sensor:o monitors:l=",
+                 "mutability:e=ReadOnly:ReadOnly:ReadWrite:WriteOnly value:a values:s::1000 sensor:o monitors:l=",
     "component": "name:S::50 instance:s::50 evse:o",
     "evse": "id:I connectorId:i",
     "variable": "name:S::50 instance:s::50",
@@ -84,7 +85,7 @@ def keys(obj, spec, path):
             if c == "e":
                 if v not in f[2:]:
                     w = "must be one of " + ", ".join(f[2:])
-            else:
+            elif c != "a":
                 i = "sthinpbolu".index(c)
                 ty = type(v)
                 if ty is float and c in "np":

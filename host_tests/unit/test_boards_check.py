@@ -86,6 +86,9 @@ CASES = (
     ("host", "settings", {"MonitoringCtrlr.Enabled": "true"}, "settings.MonitoringCtrlr.Enabled", True),
     ("host", "settings", {"OCPPCommCtrlr.HeartbeatInterval": 0}, "settings.OCPPCommCtrlr.HeartbeatInterval", True),
     ("host", "sample_ms", 3600001, "sample_ms", True),
+    # a variable has the keys docs/boards.md lists and no others
+    ("host", "variables[0].mutabilty", "ReadWrite", "variables[0].mutabilty", True),
+    ("host", "variables[0]._note", "x", "variables[0]._note", True),
     # Beyond a JSON Schema: only the firmware's check sees these.
     ("esp32-devkitc", "variables[0].sensor.driver", "nope", "variables[0].sensor.driver", False),
     ("esp32-devkitc", "variables[3].sensor.bus", 1, "variables[3].sensor.bus", False),
