@@ -12,7 +12,7 @@ import pytest
 
 from conftest import ROOT, MICROPYTHON, MP_HEAP
 import validate_board
-from test_boards_check import CASES, BOARDS, bad
+from test_boards_check import CASES, BOARDS, GOOD, bad
 
 SHIPPED = sorted(p for p in glob.glob(os.path.join(ROOT, "boards", "*.json")) if not p.endswith(".schema.json"))
 
@@ -139,3 +139,11 @@ def test_the_schema_lists_every_controller_variable_as_the_firmware_checks_it():
             fw = validate_board.firmware_error(board)
             keys = [k for k, _ in validate_board.schema_errors(board)]
             assert fw and fw[0] == "settings." + c.name and keys[:1] == [fw[0]], (c.name, w, fw, keys)
+
+
+def test_the_schema_takes_the_urls_the_firmware_takes():
+    for case in GOOD:
+        board = bad(("host",) + case)
+        del board["_dir"]
+        board["csms"]["ca"] = "ca.der"
+        assert validate_board.schema_errors(board) == [], case

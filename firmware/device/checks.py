@@ -120,6 +120,7 @@ def check(board):
     """Raise ConfigError for the first key at fault; return the board with defaults filled."""
     import drivers
     from device.model import Ctrl, Model, Variable
+    from protocol import ws
     _seen.clear()
     _specs.clear()
     # Every top-level key; "_"-prefixed keys are free (comments, and "_dir" set by load()).
@@ -141,14 +142,22 @@ def check(board):
             x = "no such controller variable (docs/device-model.md)"
         if x:
             raise ConfigError("settings." + k, x)
-    if "/" in board["station"]["id"]:
-        raise ConfigError("station.id", "no '/'")
+    # The session connects to <csms.url>/<station.id>: the id must arrive whole as the
+    # last path segment, and ws.request(), the client's own parser, must take the URL.
     c = board["csms"]
-    url = c["url"]
-    url = url[:url.find("://")]     # the scheme, when the URL has one
-    if url not in ("ws", "wss"):
-        raise ConfigError("csms.url", "must start with ws:// or wss://")
-    if url == "wss" and c.get("ca") is None:
+    u = c["url"]
+    i = board["station"]["id"]
+    for k, x, y in (("station.id", i, "/?#"), ("csms.url", u, "?#")):
+        for ch in y:
+            if ch in x:
+                raise ConfigError(k, "no '%s': the station connects to <csms.url>/<station.id>" % ch)
+    u = u.rstrip("/")
+    for k, x in (("csms.url", u), ("station.id", u + "/" + i)):
+        try:
+            ws.request(x, "")
+        except ValueError:
+            raise ConfigError(k, "not a ws[s]://host[:port]/path URL: " + x)
+    if u[2] == "s" and c.get("ca") is None:
         raise ConfigError("csms.ca", "missing: wss needs the CSMS's CA")
     if board.get("ntp") is not None and board["clock"] != "ntp":
         raise ConfigError("ntp", 'only with "clock": "ntp"')

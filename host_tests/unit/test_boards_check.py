@@ -89,6 +89,21 @@ CASES = (
     # a variable has the keys docs/boards.md lists and no others
     ("host", "variables[0].mutabilty", "ReadWrite", "variables[0].mutabilty", True),
     ("host", "variables[0]._note", "x", "variables[0]._note", True),
+    # the URL the session connects to, <csms.url>/<station.id>, as protocol/ws.py parses it
+    ("host", "csms.url", "ws:///ocpp", "csms.url", True),
+    ("host", "csms.url", "ws://127.0.0.1:99999/ocpp", "csms.url", True),
+    ("host", "csms.url", "ws://127.0.0.1:0/ocpp", "csms.url", True),
+    ("host", "csms.url", "ws://127.0.0.1:9000/oc pp", "csms.url", True),
+    ("host", "csms.url", "ws://csms example/ocpp", "csms.url", True),
+    ("host", "csms.url", "ws://user@127.0.0.1/ocpp", "csms.url", True),
+    ("host", "csms.url", "ws://::1/ocpp", "csms.url", True),
+    ("host", "csms.url", "http://127.0.0.1/ocpp", "csms.url", True),
+    ("host", "csms.url", "ws://127.0.0.1/ocpp?x=1", "csms.url", True),
+    ("host", "csms.url", "ws://127.0.0.1/ocpp#x", "csms.url", True),
+    ("host", "station.id", "CS 1", "station.id", True),
+    ("host", "station.id", "CS?1", "station.id", True),
+    ("host", "station.id", "CS#1", "station.id", True),
+    ("host", "station.id", "CS\r\n1", "station.id", True),
     # Beyond a JSON Schema: only the firmware's check sees these.
     ("esp32-devkitc", "variables[0].sensor.driver", "nope", "variables[0].sensor.driver", False),
     ("esp32-devkitc", "variables[3].sensor.bus", 1, "variables[3].sensor.bus", False),
@@ -220,3 +235,16 @@ def test_settings_json_may_name_a_variable_the_firmware_no_longer_has():
     m = Station(config.check(b)).model
     assert m.ctrl("OCPPCommCtrlr.HeartbeatInterval") == 60
     assert m.ctrl("MonitoringCtrlr.OfflineQueuingSeverity") == 4
+
+
+# Valid for the firmware and the schema alike (host_tests/test_boards.py checks the schema).
+GOOD = (("csms.url", "ws://127.0.0.1:9000/ocpp/"), ("csms.url", "ws://csms.example"),
+        ("csms.url", "ws://[::1]:9000/ocpp"), ("csms.url", "ws://h:/o"), ("csms.url", "ws://h:065535/a//b"),
+        ("csms.url", "wss://[fe80::1]/ocpp"), ("station.id", "CS-1:a*b|c@d.e=f+g_h"))
+
+
+def test_urls_the_websocket_client_takes_pass():
+    for case in GOOD:
+        b = bad(("host",) + case)
+        b["csms"]["ca"] = "ca.der"
+        config.check(b)
