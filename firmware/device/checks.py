@@ -119,7 +119,7 @@ def keys(obj, spec, path):
 def check(board):
     """Raise ConfigError for the first key at fault; return the board with defaults filled."""
     import drivers
-    from device.model import Ctrl, Model, Variable
+    from device.model import NUMERIC, Ctrl, Model, Variable
     from protocol import ws
     _seen.clear()
     _specs.clear()
@@ -199,8 +199,10 @@ def check(board):
                 a, b = 1, 86400
             elif t == "Delta":
                 a = 0
-            elif v["dataType"] in ("decimal", "integer"):
+            elif v["dataType"] in NUMERIC:
                 a, b = lo, hi
+            else:   # as SetVariableMonitoring answers UnsupportedMonitorType (a Delta fires on any change)
+                raise ConfigError(p + "monitors[%d].type" % j, t + " needs a decimal or integer variable")
             val = m["value"]
             if (a is not None and val < a) or (b is not None and val > b):
                 raise ConfigError(p + "monitors[%d].value" % j, ("%s needs %s..%s" % (t, a, b)).replace("None", ""))

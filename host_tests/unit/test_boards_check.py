@@ -104,6 +104,10 @@ CASES = (
     ("host", "station.id", "CS?1", "station.id", True),
     ("host", "station.id", "CS#1", "station.id", True),
     ("host", "station.id", "CS\r\n1", "station.id", True),
+    # thresholds need a numeric variable, as SetVariableMonitoring says (UnsupportedMonitorType)
+    ("host", "variables[1]", cfg("string", monitors=[{"id": 5, "type": "UpperThreshold", "value": 3, "severity": 2,
+                                                     "origin": "Preconfigured"}]), "variables[1].monitors[0].type", True),
+    ("sim", "variables[4].monitors[0].type", "LowerThreshold", "variables[4].monitors[0].type", True),
     # Beyond a JSON Schema: only the firmware's check sees these.
     ("esp32-devkitc", "variables[0].sensor.driver", "nope", "variables[0].sensor.driver", False),
     ("esp32-devkitc", "variables[3].sensor.bus", 1, "variables[3].sensor.bus", False),
@@ -248,3 +252,27 @@ def test_urls_the_websocket_client_takes_pass():
         b = bad(("host",) + case)
         b["csms"]["ca"] = "ca.der"
         config.check(b)
+
+
+def test_monitors_on_a_variable_the_same_as_set_variable_monitoring_takes_them():
+    # A threshold on a string or boolean variable: refused at boot, UnsupportedMonitorType
+    # from SetVariableMonitoring. A Delta or a Periodic monitor: taken by both.
+    import stationkit as kit
+    mons = [{"id": 5, "type": "Delta", "value": 0, "severity": 2, "origin": "Preconfigured"},
+            {"id": 6, "type": "Periodic", "value": 60, "severity": 2, "origin": "Preconfigured"}]
+    st = kit.make([kit.var(comp={"name": "Cfg"}, name="S", dtype="string", lo=None, hi=None, mut="ReadWrite",
+                           value="x", monitors=mons)])
+    st.tick()
+    st.push({"name": "Cfg"}, {"name": "S"}, "y")     # the board's Delta fires on a change
+    st.tick()
+    assert [(e["variableMonitoringId"], e["actualValue"]) for e in kit.drain(st)] == [(5, "y")]
+    for t, status in (("UpperThreshold", "UnsupportedMonitorType"), ("LowerThreshold", "UnsupportedMonitorType"),
+                      ("Delta", "Accepted")):
+        assert kit.setmon(st, t, 3, comp={"name": "Cfg"}, variable={"name": "S"})["status"] == status, t
+        b = bad(("host", "variables[1]", cfg("string", monitors=[dict(mons[0], type=t, value=3)]), "", True))
+        e = None
+        try:
+            config.check(b)
+        except config.ConfigError as x:
+            e = x
+        assert (e and e.key) == (None if status == "Accepted" else "variables[1].monitors[0].type"), t
