@@ -139,7 +139,7 @@ def check(board):
         try:
             x = Model.check(None, Ctrl(None, Model.ci(None, k)), d[k])   # neither uses the Model
         except KeyError:
-            x = "no such controller variable (docs/device-model.md)"
+            x = "no such controller variable"
         if x:
             raise ConfigError("settings." + k, x)
     # The session connects to <csms.url>/<station.id>: the id must arrive whole as the
@@ -150,7 +150,7 @@ def check(board):
     for k, x, y in (("station.id", i, "/?#"), ("csms.url", u, "?#")):
         for ch in y:
             if ch in x:
-                raise ConfigError(k, "no '%s': the station connects to <csms.url>/<station.id>" % ch)
+                raise ConfigError(k, "no '%s' in <csms.url>/<station.id>" % ch)
     u = u.rstrip("/")
     for k, x in (("csms.url", u), ("station.id", u + "/" + i)):
         try:
