@@ -12,7 +12,7 @@ import pytest
 
 from conftest import ROOT, MICROPYTHON, MP_HEAP
 import validate_board
-from test_boards_check import CASES, BOARDS, bad
+from test_boards_check import CASES, BOARDS, GOOD, bad
 
 SHIPPED = sorted(p for p in glob.glob(os.path.join(ROOT, "boards", "*.json")) if not p.endswith(".schema.json"))
 
@@ -113,3 +113,37 @@ def test_host_and_sim_boards_import_no_hardware_or_device_service(exe, tmp_path)
     cmd = [MICROPYTHON, "-X", "heapsize=" + MP_HEAP] if exe == "micropython" else [sys.executable]
     r = subprocess.run(cmd + ["-c", PROBE, str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert "IMPORTED []" in r.stdout, r.stdout + r.stderr
+
+
+def test_the_schema_lists_every_controller_variable_as_the_firmware_checks_it():
+    from device import model
+    props = validate_board.validator().schema["properties"]["settings"]["properties"]
+    ctrl = [model.Ctrl(None, i) for i in range(len(model.CTRL))]
+    assert list(props) == [c.name for c in ctrl]
+    board = bad(("host", "settings", {c.name: model.CTRL[c.i][3] for c in ctrl}, "", True))   # every default
+    del board["_dir"]
+    assert validate_board.schema_errors(board) == [] and validate_board.firmware_error(board) is None
+    for c in ctrl:
+        wrong = [5 if c.dtype in ("OptionList", "MemberList") else "x"]
+        if c.min is not None:
+            wrong.append(c.min - 1)
+        if c.max is not None:
+            wrong.append(c.max + 1)
+        if c.dtype == "integer":
+            wrong.append((c.min or 0) + 1.5)
+        if c.values:
+            wrong.append("Nope")
+            wrong.append(c.values.split(",")[0] + ",Nope")
+        for w in wrong:
+            board["settings"] = {c.name: w}
+            fw = validate_board.firmware_error(board)
+            keys = [k for k, _ in validate_board.schema_errors(board)]
+            assert fw and fw[0] == "settings." + c.name and keys[:1] == [fw[0]], (c.name, w, fw, keys)
+
+
+def test_the_schema_takes_the_urls_the_firmware_takes():
+    for case in GOOD:
+        board = bad(("host",) + case)
+        del board["_dir"]
+        board["csms"]["ca"] = "ca.der"
+        assert validate_board.schema_errors(board) == [], case

@@ -10,10 +10,11 @@ a hand-written check per key): space-separated entries "key:type[:lo:hi]".
 An upper-case type is required; "type=default" fills an absent key; "!"
 after the type: unique in the board (per list). Types: s a non-empty string,
 t any string, h hex digits, i integer, n number, p number above 0, b boolean,
-o object, l array (of objects), u the id of an i2c bus of the board, e one of
-the choices after it ("mode:e:u16:uv"). lo..hi bound a number or a string's
-length; an empty bound is open. SUB holds the spec of an object or array
-key; "+" leads the spec of an object that may have other keys.
+o object, l array (of objects), u the id of an i2c bus of the board, a any
+value, e one of the choices after it ("mode:e:u16:uv"). lo..hi bound a
+number or a string's length; an empty bound is open. SUB holds the spec of
+an object or array key; "+" leads the spec of an object that may have other
+keys.
 
 A sensor driver's KEYS is such a spec, led by "#" when the variable must be
 numeric: "#b" boolean too, "#m" only on an esp32* or rp2* mcu. What a spec
@@ -22,19 +23,20 @@ cannot say, check() says after the walk.
 from device.config import ConfigError
 
 SUB = {
-    "station": "+ id:S::48 vendor:S model:S serial:s firmware:s",
+    # BootNotification's limits: vendorName 50, model 20, serialNumber 25, firmwareVersion 50.
+    "station": "+ id:S::48 vendor:S::50 model:S::20 serial:s::25 firmware:s::50",
     "csms": "+ url:S password:s ca:s",
     "ntp": "host:s every_s:i:60:86400 timeout_s:n:0.1:5",
     "wifi": "ssid:S::32 password:t hostname:s country:s:2:2 retry_s:i:1:3600 power_save:b",
     "watchdog": "timeout_ms:I offline_reset_s:i:0:",
     "i2c": "id:I!:0: scl:I:0: sda:I:0: freq:i:10000:1000000",
     "log": "+ bytes:i files:i upload:e:PUT:POST",
-    "variables": "+ component:O variable:O dataType:E:string:decimal:integer:dateTime:boolean:"
+    "variables": "component:O variable:O dataType:E:string:decimal:integer:dateTime:boolean:"
                  "OptionList:SequenceList:MemberList unit:s min:n max:n "
-                 "mutability:e=ReadOnly:ReadOnly:ReadWrite:WriteOnly sensor:o monitors:l=",
-    "component": "name:S::50 instance:s evse:o",
+                 "mutability:e=ReadOnly:ReadOnly:ReadWrite:WriteOnly value:a values:s::1000 sensor:o monitors:l=",
+    "component": "name:S::50 instance:s::50 evse:o",
     "evse": "id:I connectorId:i",
-    "variable": "name:S::50 instance:s",
+    "variable": "name:S::50 instance:s::50",
     "monitors": "id:I!:1: type:E:UpperThreshold:LowerThreshold:Delta:Periodic:PeriodicClockAligned "
                 "value:N severity:I:0:9 origin:E:HardWired:Preconfigured transaction:b",
     "customers": "+ data:S",
@@ -83,7 +85,7 @@ def keys(obj, spec, path):
             if c == "e":
                 if v not in f[2:]:
                     w = "must be one of " + ", ".join(f[2:])
-            else:
+            elif c != "a":
                 i = "sthinpbolu".index(c)
                 ty = type(v)
                 if ty is float and c in "np":
@@ -117,25 +119,45 @@ def keys(obj, spec, path):
 def check(board):
     """Raise ConfigError for the first key at fault; return the board with defaults filled."""
     import drivers
+    from device.model import NUMERIC, Ctrl, Model, Variable
+    from protocol import ws
     _seen.clear()
     _specs.clear()
     # Every top-level key; "_"-prefixed keys are free (comments, and "_dir" set by load()).
     keys(board, "board:S mcu:e=host:host:esp32:esp32s2:esp32s3:esp32c3:esp32c6:rp2040:rp2350 station:O csms:O "
-         "clock:e=csms:csms:ntp:system ntp:o wifi:o watchdog:o i2c:l storage:s=state sample_ms:i=1000:10: "
+         "clock:e=csms:csms:ntp:system ntp:o wifi:o watchdog:o i2c:l storage:s=state sample_ms:i=1000:10:3600000 "
          "echo:b settings:o queue_size:i=200:1: max_message:i=16384:1024: log:o variables:l= "
          "customers:l= customer_bytes:i=65536:1: customer_records:i=64:1:", "")
     mcu = board["mcu"]
     for k in ("clock", "wifi", "watchdog", "i2c"):
         if mcu == "host" and board.get(k) not in (None, "csms", "system"):
             raise ConfigError(k, "needs an esp32* or rp2* mcu, not host")
-    if "/" in board["station"]["id"]:
-        raise ConfigError("station.id", "no '/'")
+    # The board's settings name controller variables, with values that fit them (a name in
+    # settings.json, saved by SetVariables, that a firmware update removed is skipped, not refused).
+    d = board.get("settings") or {}
+    for k in d:
+        try:
+            x = Model.check(None, Ctrl(None, Model.ci(None, k)), d[k])   # neither uses the Model
+        except KeyError:
+            x = "no such controller variable"
+        if x:
+            raise ConfigError("settings." + k, x)
+    # The session connects to <csms.url>/<station.id>: the id must arrive whole as the
+    # last path segment, and ws.request(), the client's own parser, must take the URL.
     c = board["csms"]
-    url = c["url"]
-    url = url[:url.find("://")]     # the scheme, when the URL has one
-    if url not in ("ws", "wss"):
-        raise ConfigError("csms.url", "must start with ws:// or wss://")
-    if url == "wss" and c.get("ca") is None:
+    u = c["url"]
+    i = board["station"]["id"]
+    for k, x, y in (("station.id", i, "/?#"), ("csms.url", u, "?#")):
+        for ch in y:
+            if ch in x:
+                raise ConfigError(k, "no '%s' in <csms.url>/<station.id>" % ch)
+    u = u.rstrip("/")
+    for k, x in (("csms.url", u), ("station.id", u + "/" + i)):
+        try:
+            ws.request(x, "")
+        except ValueError:
+            raise ConfigError(k, "not a ws[s]://host[:port]/path URL: " + x)
+    if u[2] == "s" and c.get("ca") is None:
         raise ConfigError("csms.ca", "missing: wss needs the CSMS's CA")
     if board.get("ntp") is not None and board["clock"] != "ntp":
         raise ConfigError("ntp", 'only with "clock": "ntp"')
@@ -150,6 +172,12 @@ def check(board):
         hi = v.get("max")
         if lo is not None and hi is not None and lo > hi:
             raise ConfigError(p + "min", "greater than max")
+        x = v.get("value")
+        if x is not None:   # as SetVariables checks a value (Model.check uses no Model)
+            x = Model.check(None, Variable(v["component"], v["variable"], v["dataType"], None, None, lo, hi,
+                                           v.get("values")), x)
+            if x:
+                raise ConfigError(p + "value", x)
         s = v.get("sensor")
         if s is not None:   # its driver module's KEYS, then its check() if any
             q = p + "sensor."
@@ -171,8 +199,10 @@ def check(board):
                 a, b = 1, 86400
             elif t == "Delta":
                 a = 0
-            elif v["dataType"] in ("decimal", "integer"):
+            elif v["dataType"] in NUMERIC:
                 a, b = lo, hi
+            else:   # as SetVariableMonitoring answers UnsupportedMonitorType (a Delta fires on any change)
+                raise ConfigError(p + "monitors[%d].type" % j, t + " needs a decimal or integer variable")
             val = m["value"]
             if (a is not None and val < a) or (b is not None and val > b):
                 raise ConfigError(p + "monitors[%d].value" % j, ("%s needs %s..%s" % (t, a, b)).replace("None", ""))

@@ -314,7 +314,8 @@ class Model:
         self.cv = cv = [None] * len(CTRL)
         for i in range(len(CTRL)):
             cv[i] = CTRL[i][3]
-        # The board's "settings" (a bad one fails the boot), then what SetVariables saved.
+        # The board's "settings" (device/checks.py refused a bad one), then what SetVariables
+        # saved: a saved name or value a firmware update made unknown or wrong is skipped.
         over = dict(board.get("settings") or {})
         if "MonitoringCtrlr.SampleInterval" not in over:
             over["MonitoringCtrlr.SampleInterval"] = board.get("sample_ms", 1000)
@@ -324,11 +325,8 @@ class Model:
                     i = self.ci(k)
                 except KeyError:
                     continue
-                err = self.check(Ctrl(self, i), d[k])
-                if not err:
+                if not self.check(Ctrl(self, i), d[k]):
                     cv[i] = d[k]
-                elif d is over:
-                    raise config.ConfigError("settings." + k, err)
         self.vars = vs[:]   # a list grown by appends has up to twice the slots it uses
 
     def all(self):
@@ -390,6 +388,7 @@ class Model:
         'DeviceDataCtrlr.ItemsPerMessage[GetReport]', KeyError for none: compared
         with the row's parts in place, no string made (the monitor loop asks at
         every tick)."""
+        # Uses no Model: device/checks.py calls Model.ci(None, ...) on the board's settings.
         i = 0
         for r in CTRL:
             k = len(r[0]) + 1
@@ -408,6 +407,7 @@ class Model:
 
     def check(self, v, value):
         """Why `value` does not fit variable v (a string), or None when it fits."""
+        # Uses no Model: device/checks.py calls Model.check(None, ...) on the board's values.
         d = v.dtype
         if d == "boolean":
             return None if isinstance(value, bool) else "not a boolean"

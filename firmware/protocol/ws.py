@@ -92,7 +92,7 @@ def request(url, key, subprotocol=None, user=None, password=None):
     d = 443 if secure else 80
     port = int(p) if p.isdigit() else -1 if p else d
     if "@" in hostport or "[" in host or "]" in host or not host \
-            or not 0 < port < 65536 or "\r" in path or "\n" in path or " " in path:
+            or not 0 < port < 65536 or "\r" in rest or "\n" in rest or " " in rest:
         raise ValueError("bad URL")
     hh = "[" + host + "]" if ":" in host else host
     if port != d:

@@ -10,6 +10,15 @@ import support
 BOARDS = ("esp32-devkitc", "esp32s3-psram", "pico-w", "host", "sim")
 DELETE = "<delete>"
 S33 = "x" * 33
+S51 = "x" * 51
+
+
+def cfg(dtype, **more):
+    """A board variable without a sensor, written by the CSMS."""
+    v = {"component": {"name": "Cfg"}, "variable": {"name": "X"}, "dataType": dtype, "mutability": "ReadWrite"}
+    v.update(more)
+    return v
+
 
 # (board, path, new value or DELETE, key the check names, the schema catches it too)
 CASES = (
@@ -55,12 +64,62 @@ CASES = (
     ("host", "variables[0].sensor.path", DELETE, "variables[0].sensor.path", True),
     ("sim", "variables[1].sensor.dropout", 2, "variables[1].sensor.dropout", True),
     ("sim", "variables[0].sensor.wave", "saw", "variables[0].sensor.wave", True),
+    # BootNotification's limits (vendorName 50, model 20, serialNumber 25, firmwareVersion 50)
+    ("host", "station.vendor", S51, "station.vendor", True),
+    ("host", "station.model", "x" * 21, "station.model", True),
+    ("host", "station.serial", "x" * 26, "station.serial", True),
+    ("host", "station.firmware", S51, "station.firmware", True),
+    # ComponentType and VariableType: instance maxLength 50
+    ("host", "variables[0].component.instance", S51, "variables[0].component.instance", True),
+    ("host", "variables[0].variable.instance", S51, "variables[0].variable.instance", True),
+    # valuesList is one string of comma-separated values, at most 1000 characters
+    ("host", "variables[1]", cfg("OptionList", values=["A", "B"], value="A"), "variables[1].values", True),
+    ("host", "variables[1]", cfg("OptionList", values="A," + "x" * 999, value="A"), "variables[1].values", True),
+    # the initial value has the dataType's JSON type
+    ("host", "variables[1]", cfg("integer", value="abc"), "variables[1].value", True),
+    ("host", "variables[1]", cfg("integer", value=1.5), "variables[1].value", True),
+    ("host", "variables[1]", cfg("boolean", value="true"), "variables[1].value", True),
+    ("host", "variables[1]", cfg("string", value=5), "variables[1].value", True),
+    # settings name controller variables (a typo was ignored) with values that fit them
+    ("host", "settings", {"MonitoringCtrlr.OfflineQueingSeverity": 3},
+     "settings.MonitoringCtrlr.OfflineQueingSeverity", True),
+    ("host", "settings", {"MonitoringCtrlr.Enabled": "true"}, "settings.MonitoringCtrlr.Enabled", True),
+    ("host", "settings", {"OCPPCommCtrlr.HeartbeatInterval": 0}, "settings.OCPPCommCtrlr.HeartbeatInterval", True),
+    ("host", "sample_ms", 3600001, "sample_ms", True),
+    # a variable has the keys docs/boards.md lists and no others
+    ("host", "variables[0].mutabilty", "ReadWrite", "variables[0].mutabilty", True),
+    ("host", "variables[0]._note", "x", "variables[0]._note", True),
+    # the URL the session connects to, <csms.url>/<station.id>, as protocol/ws.py parses it
+    ("host", "csms.url", "ws:///ocpp", "csms.url", True),
+    ("host", "csms.url", "ws://127.0.0.1:99999/ocpp", "csms.url", True),
+    ("host", "csms.url", "ws://127.0.0.1:0/ocpp", "csms.url", True),
+    ("host", "csms.url", "ws://127.0.0.1:9000/oc pp", "csms.url", True),
+    ("host", "csms.url", "ws://csms example/ocpp", "csms.url", True),
+    ("host", "csms.url", "ws://user@127.0.0.1/ocpp", "csms.url", True),
+    ("host", "csms.url", "ws://::1/ocpp", "csms.url", True),
+    ("host", "csms.url", "http://127.0.0.1/ocpp", "csms.url", True),
+    ("host", "csms.url", "ws://127.0.0.1/ocpp?x=1", "csms.url", True),
+    ("host", "csms.url", "ws://127.0.0.1/ocpp#x", "csms.url", True),
+    ("host", "station.id", "CS 1", "station.id", True),
+    ("host", "station.id", "CS?1", "station.id", True),
+    ("host", "station.id", "CS#1", "station.id", True),
+    ("host", "station.id", "CS\r\n1", "station.id", True),
+    # thresholds need a numeric variable, as SetVariableMonitoring says (UnsupportedMonitorType)
+    ("host", "variables[1]", cfg("string", monitors=[{"id": 5, "type": "UpperThreshold", "value": 3, "severity": 2,
+                                                     "origin": "Preconfigured"}]), "variables[1].monitors[0].type", True),
+    ("sim", "variables[4].monitors[0].type", "LowerThreshold", "variables[4].monitors[0].type", True),
     # Beyond a JSON Schema: only the firmware's check sees these.
     ("esp32-devkitc", "variables[0].sensor.driver", "nope", "variables[0].sensor.driver", False),
     ("esp32-devkitc", "variables[3].sensor.bus", 1, "variables[3].sensor.bus", False),
     ("esp32-devkitc", "variables[1].monitors[0].id", 1, "variables[1].monitors[0].id", False),
     ("esp32-devkitc", "i2c[1]", {"id": 0, "scl": 1, "sda": 2}, "i2c[1].id", False),
     ("esp32-devkitc", "variables[0].min", 200, "variables[0].min", False),
+    # the initial value as SetVariables checks a value (Model.check): range, valuesList, dateTime
+    ("host", "variables[1]", cfg("integer", min=0, max=10, value=99), "variables[1].value", False),
+    ("host", "variables[0].value", 151, "variables[0].value", False),
+    ("host", "variables[1]", cfg("OptionList", values="A,B", value="Z"), "variables[1].value", False),
+    ("host", "variables[1]", cfg("MemberList", values="A,B", value="A,Z"), "variables[1].value", False),
+    ("host", "variables[1]", cfg("dateTime", value="yesterday"), "variables[1].value", False),
 )
 
 
@@ -142,3 +201,78 @@ def test_the_checks_leave_no_code_behind():
     config.load("boards/pico-w.json")
     support.raises(config.ConfigError, config.check, bad(CASES[0]))
     assert "device.checks" not in sys.modules and not hasattr(device, "checks")
+
+
+def test_values_at_the_ocpp_limits_pass():
+    b = bad(("host", "station", {"id": "x" * 48, "vendor": "v" * 50, "model": "m" * 20, "serial": "s" * 25,
+                                  "firmware": "f" * 50}, "", True))
+    b["variables"][0]["component"]["instance"] = b["variables"][0]["variable"]["instance"] = "i" * 50
+    config.check(b)
+
+
+def test_initial_values_that_fit_pass_and_the_station_starts_with_them():
+    import os
+    import support as sp
+    from station import Station
+    b = bad(("host", "variables", [cfg("OptionList", values="Eco,Boost", value="Boost"),
+                                   cfg("MemberList", variable={"name": "M"}, values="L1,L2,L3", value="L1,L3"),
+                                   cfg("integer", variable={"name": "N"}, min=0, max=10, value=10.0),
+                                   cfg("decimal", variable={"name": "D"}, value=2),
+                                   cfg("boolean", variable={"name": "B"}, value=False),
+                                   cfg("dateTime", variable={"name": "T"}, value="2024-01-01T00:00:00Z")], "", True))
+    b["storage"] = os.getcwd() + "/" + sp.tmpdir("values")
+    st = Station(config.check(b))
+    assert [v.value for v in st.model.vars] == ["Boost", "L1,L3", 10.0, 2, False, "2024-01-01T00:00:00Z"]
+
+
+def test_settings_json_may_name_a_variable_the_firmware_no_longer_has():
+    # Saved by SetVariables before a firmware update removed or changed the variable:
+    # skipped at boot, unlike the board's own settings.
+    import os
+    import support as sp
+    from drivers.store import Store
+    from station import Station
+    b = bad(("host", "settings", {"OCPPCommCtrlr.HeartbeatInterval": 60}, "", True))
+    b["storage"] = os.getcwd() + "/" + sp.tmpdir("settings")
+    Store(b["storage"]).save("settings.json", {"MonitoringCtrlr.Gone": 1, "OCPPCommCtrlr.HeartbeatInterval": 0,
+                                               "MonitoringCtrlr.OfflineQueuingSeverity": 4})
+    m = Station(config.check(b)).model
+    assert m.ctrl("OCPPCommCtrlr.HeartbeatInterval") == 60
+    assert m.ctrl("MonitoringCtrlr.OfflineQueuingSeverity") == 4
+
+
+# Valid for the firmware and the schema alike (host_tests/test_boards.py checks the schema).
+GOOD = (("csms.url", "ws://127.0.0.1:9000/ocpp/"), ("csms.url", "ws://csms.example"),
+        ("csms.url", "ws://[::1]:9000/ocpp"), ("csms.url", "ws://h:/o"), ("csms.url", "ws://h:065535/a//b"),
+        ("csms.url", "wss://[fe80::1]/ocpp"), ("station.id", "CS-1:a*b|c@d.e=f+g_h"))
+
+
+def test_urls_the_websocket_client_takes_pass():
+    for case in GOOD:
+        b = bad(("host",) + case)
+        b["csms"]["ca"] = "ca.der"
+        config.check(b)
+
+
+def test_monitors_on_a_variable_the_same_as_set_variable_monitoring_takes_them():
+    # A threshold on a string or boolean variable: refused at boot, UnsupportedMonitorType
+    # from SetVariableMonitoring. A Delta or a Periodic monitor: taken by both.
+    import stationkit as kit
+    mons = [{"id": 5, "type": "Delta", "value": 0, "severity": 2, "origin": "Preconfigured"},
+            {"id": 6, "type": "Periodic", "value": 60, "severity": 2, "origin": "Preconfigured"}]
+    st = kit.make([kit.var(comp={"name": "Cfg"}, name="S", dtype="string", lo=None, hi=None, mut="ReadWrite",
+                           value="x", monitors=mons)])
+    st.tick()
+    st.push({"name": "Cfg"}, {"name": "S"}, "y")     # the board's Delta fires on a change
+    st.tick()
+    assert [(e["variableMonitoringId"], e["actualValue"]) for e in kit.drain(st)] == [(5, "y")]
+    for t, status in (("UpperThreshold", "UnsupportedMonitorType"), ("LowerThreshold", "UnsupportedMonitorType"),
+                      ("Delta", "Accepted")):
+        assert kit.setmon(st, t, 3, comp={"name": "Cfg"}, variable={"name": "S"})["status"] == status, t
+        b = bad(("host", "variables[1]", cfg("string", monitors=[dict(mons[0], type=t, value=3)]), "", True))
+        e = None
+        try:
+            config.check(b)
+        except config.ConfigError as x:
+            e = x
+        assert (e and e.key) == (None if status == "Accepted" else "variables[1].monitors[0].type"), t

@@ -34,7 +34,7 @@ def test_parse_url():
     for bad in ("http://h/", "ws://", "ws://:80/", "ws://h:0/", "ws://h:65536/", "ws://h:x/",
                 "ws://u:p@h/", "ws://[::1/", "ws://[::1]x/", "ws://::1/", "ws://::1:80/", "ws://[]:80/", "ws://h]:80/",
                 "ws://[h]]/", "ws://h/a b",
-                "ws://h/a\r\nX: y", "ws:/h/"):
+                "ws://h/a\r\nX: y", "ws:/h/", "ws://a b/", "ws://h\r\nX: y/", "ws://h\n/"):
         raises(ValueError, parse_url, bad)
 
 
