@@ -52,6 +52,12 @@ M_VAR = const(3)
 M_DUE = const(4)      # periodic: ticks deadline
 M_SLOT = const(5)     # clock-aligned: wall-clock millisecond of the next slot
 
+# A clock-aligned record keeps its next slot's number (since the epoch) modulo
+# _SLOTS: its milliseconds (~1.8e12) would round by up to a minute in the
+# float32 that ESP32 and RP2040 builds read out of the array, and the check
+# that the wall clock reached the slot would skip or double a slot.
+_SLOTS = const(1048576)
+
 # Flags: one small int. The bits tested most sit lowest: a small int up to 47
 # is one byte of bytecode, a larger one two or three.
 _F_TYPE = const(7)        # bits 0-2: UPPER..ALIGNED
@@ -180,7 +186,12 @@ class Monitors:
         m = (self.ids[j], f & _F_PUB, x, self.st.model.at(self.vi[j]))
         t = f & _F_TYPE
         if t > DELTA:      # a periodic monitor's deadline, a clock-aligned one's slot too
-            m += ((self.dues[j], int(self.s[j])) if f & _F_ST else (None, None))[:t - DELTA]
+            s = None
+            if f & _F_ST and t == ALIGNED:     # the slot nearest now with those low bits
+                p = int(self.val[j] * 1000)
+                k = now_ms() // p
+                s = (k + (int(self.s[j]) - k + _SLOTS // 2) % _SLOTS - _SLOTS // 2) * p
+            m += ((self.dues[j], s) if f & _F_ST else (None, None))[:t - DELTA]
         return m
 
     def _add(self, m, j=-1):
@@ -383,8 +394,9 @@ class Monitors:
                 d = p
         else:
             ms = now_ms()
-            self.s[j] = d = ms // p * p + p     # epoch-aligned, not hour-aligned
-            d -= ms
+            d = ms // p + 1                     # the next slot: epoch-aligned, not hour-aligned
+            self.s[j] = d % _SLOTS
+            d = d * p - ms
         self.dues[j] = ticks_add(now, d)
         self.fl[j] |= _F_ST
 
@@ -494,7 +506,7 @@ class Monitors:
                         if ticks_diff(now, d) >= 0:
                             # A clock-aligned slot the wall clock has not reached (the
                             # tick clock ran ahead) is only rescheduled.
-                            if t == PERIODIC or now_ms() >= self.s[i]:
+                            if t == PERIODIC or (now_ms() // int(x * 1000) - int(self.s[i])) % _SLOTS < _SLOTS // 2:
                                 fired = self._fire(fired, i, "Periodic", False)
                             self._sched(i, now, d)
                             d = self.dues[i]

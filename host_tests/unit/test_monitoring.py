@@ -735,6 +735,35 @@ def test_N08_FR07_clock_aligned_on_the_epoch_once_per_slot():
         compat.set_time(compat.now())
 
 
+def test_N08_FR07_clock_aligned_slots_hold_in_float32_state():
+    # ESP32 and RP2040 builds read floats out of the arrays as float32, which
+    # rounds an epoch millisecond by up to a minute: a slot must come once,
+    # not before the wall clock reaches it, and never be skipped. An 'f'
+    # array stores float32 on both host runtimes.
+    from array import array
+    st = kit.make()
+    st.monitors.s = array("f", st.monitors.s)
+    try:
+        t0 = 1795600800 + 3600 * 5                                 # 15:00:00 UTC
+        compat.set_time(t0 + 17)
+        mid = kit.setmon(st, "PeriodicClockAligned", 60)["id"]
+        fired = 0
+        for k in range(1, 40):                                     # 39 minutes, slot by slot
+            m = st.monitors.get(mid)
+            assert m[mon.M_SLOT] == (t0 + 60 * k) * 1000
+            compat.set_time(t0 + 60 * k - 1)                       # the tick clock ran ahead
+            assert st.monitors.evaluate(m[mon.M_DUE]) is None
+            m = st.monitors.get(mid)
+            assert m[mon.M_SLOT] == (t0 + 60 * k) * 1000
+            compat.set_time(t0 + 60 * k)
+            f = st.monitors.evaluate(m[mon.M_DUE])
+            fired += len(f or ())
+            assert st.monitors.evaluate(m[mon.M_DUE]) is None      # once per slot
+        assert fired == 39
+    finally:
+        compat.set_time(compat.now())
+
+
 def test_N08_FR03_periodic_events_are_queued_offline():
     st = kit.make(online=False)
     mid = kit.setmon(st, "Periodic", 1)["id"]
