@@ -4,7 +4,9 @@ Two rings exist: the diagnostics log ("diagnostics") and the security log
 ("security"). Each is NAME.0.log .. NAME.<files-1>.log-style segments under
 <storage>/logs, numbered upward; the newest segment takes the appends and,
 past `bytes // files`, the next number starts and the oldest segment is
-deleted. Nothing is ever read whole into RAM.
+deleted. Sizes are bytes; a line takes at most LINE of them (or a
+segment's), so the files never exceed `bytes`. Nothing is ever read whole
+into RAM.
 
 Uploads read a snapshot of the segments (diag/logupload.py); while one
 holds the ring, rotation keeps one extra segment so the snapshot's oldest
@@ -14,6 +16,8 @@ import os
 
 import compat
 from drivers import store
+
+LINE = 1024     # bytes of a line at most, "\n" included: a longer one (echoed CSMS text) is clipped
 
 
 class LogRing:
@@ -61,6 +65,14 @@ class LogRing:
         line = "%s %s\n" % (compat.iso(), text.replace("\n", " "))    # one string, not three joined
         if self.echo:
             print(self.name[0].upper() + " " + line, end="")
+        # Bytes, not characters: the bound is the files' size. A line over
+        # LINE (or a segment) is cut where a character ends, marked "...".
+        line = line.encode()
+        n = min(LINE, self.seg_bytes) - 4
+        if len(line) > n + 4:
+            while line[n] & 0xC0 == 0x80:     # a UTF-8 continuation byte
+                n -= 1
+            line = line[:n] + b"...\n"
         if self.size + len(line) > self.seg_bytes and self.size:
             self.cur += 1
             self.size = 0
@@ -68,7 +80,7 @@ class LogRing:
             while len(segs) >= self.files + (self.holds > 0):
                 store.remove(self.path(segs.pop(0)))
         try:
-            with open(self.path(self.cur), "a") as f:
+            with open(self.path(self.cur), "ab") as f:
                 f.write(line)
             self.size += len(line)
         except OSError:

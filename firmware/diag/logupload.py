@@ -81,11 +81,12 @@ def chunks(ring, snap, w, n):
 _TASK = const(0)        # the latest upload's task
 _RID = const(1)         # its requestId
 _LAST = const(2)        # the last status sent for it
-_BUSY = const(3)        # a job runs (or, canceled, still unwinds): _NOTE, _UP or False
-_CANCELED = const(4)    # requestIds whose AcceptedCanceled is still to send
+_BUSY = const(3)        # a job runs (or, canceled, still unwinds): its task while it sends
+                        # AcceptedCanceled for the jobs it replaced, _UP, or False
+_CANCELED = const(4)    # requestIds whose AcceptedCanceled is still to send: the newest _OWED
 _ST = const(5)          # the station
-_NOTE = const(1)        # _BUSY: sending AcceptedCanceled for the jobs it replaced
 _UP = const(2)          # _BUSY: uploading
+_OWED = const(8)
 
 
 async def get_log(st, req=None):
@@ -119,12 +120,17 @@ async def get_log(st, req=None):
         return await send(g, (g[_LAST] or "Uploading") if on else "Idle", g[_RID] if on else None)
     s = "Accepted"
     if on:
-        # A job sending its AcceptedCanceled notices is not canceled: one
+        # The job sending its AcceptedCanceled notices is not canceled: one
         # already on the wire would be sent again by the next job. It ends
         # by itself after them, seeing it is no longer the latest (run()).
-        if g[_BUSY] != _NOTE:
+        # One still waiting for it has sent nothing: canceled, so a flood
+        # leaves two jobs, not one each.
+        if g[_BUSY] is not t:
             t.cancel()
-        g[_CANCELED].append(g[_RID])
+        c = g[_CANCELED]
+        c.append(g[_RID])
+        if len(c) > _OWED:
+            st.log.write(LOG % (c.pop(0), "AcceptedCanceled", "dropped:", "too many"))
         s = "AcceptedCanceled"
     # <station>-<LogType>-<UTC YYYYMMDDTHHMMSSZ>.log, safe as a file name
     # (and inside a quoted multipart parameter).
@@ -182,13 +188,12 @@ async def run(g, req, ring, w, name):
     req = None      # the request is not held through the upload
     while g[_BUSY]:               # a job sending notices, or canceled and still closing its connection
         await compat.sleep_ms(10)
-    g[_BUSY] = _NOTE
+    g[_BUSY] = asyncio.current_task()
     try:
         while g[_CANCELED]:
-            o = g[_CANCELED][0]
+            o = g[_CANCELED].pop(0)     # before the send: get_log may drop the oldest meanwhile
             st.log.write(LOG % (o, "canceled", "by", rid))
             await send(g, "AcceptedCanceled", o)
-            g[_CANCELED].pop(0)
         if g[_TASK] is not asyncio.current_task():     # a newer GetLog came meanwhile: it uploads
             return
         g[_BUSY] = _UP

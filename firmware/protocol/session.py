@@ -27,7 +27,7 @@ from protocol import codec, ws
 Offline = type("Offline", (Exception,), {})
 
 
-MAX_JOBS = 2   # background jobs of one kind under way at most (reports); one beyond them is Rejected
+MAX_JOBS = 2   # background jobs of one kind under way at most (reports, triggers); one beyond them is Rejected
 BUSY = {"status": "Rejected", "statusInfo": {"reasonCode": "Busy"}}
 
 
@@ -51,6 +51,7 @@ class Session:
         # TriggerMessage: requestedMessage -> coroutine function, besides
         # BootNotification and Heartbeat, which _trigger serves itself.
         self.triggers = {}
+        self._tj = {}           # requestedMessage -> [triggered CALLs under way] (job())
 
     def on(self, action, handler, invalid=None):
         """Serve `action` with handler(payload) -> response payload.
@@ -79,7 +80,7 @@ class Session:
                 log("listener error: %r" % e)
 
     def job(self, count, coro):
-        """Run a job a request started (a report's pages) unless MAX_JOBS of its
+        """Run a job a request started (a report's pages, a triggered CALL) unless MAX_JOBS of its
         kind (count: [n]) are under way; False when not, and the handler answers
         BUSY. A flood of requests must not queue a job each until the heap is
         gone: a report job builds its first page before it waits its turn to
@@ -258,7 +259,10 @@ class Session:
         fn = self.triggers.get(m)
         if fn is None and m != "Heartbeat":
             return {"status": "NotImplemented"}
-        asyncio.create_task(fn() if fn else self._own(m))
+        # Each waits its turn on the one-CALL lock for up to MessageTimeout:
+        # a flood must not make a task each.
+        if not self.job(self._tj.setdefault(m, [0]), fn() if fn else self._own(m)):
+            return BUSY
         return {"status": "Accepted"}
 
     # ---- the connection loop ----------------------------------------------

@@ -59,6 +59,40 @@ def test_ring_stays_within_its_byte_bound_with_utc_stamps():
     assert compat.parse_iso(last[:24].decode()) is not None and last[23:24] == b"Z"
 
 
+def test_ring_counts_bytes_and_clips_long_lines_without_splitting_a_character():
+    # Log lines echo CSMS text (an unknown action's name): the size check
+    # counted characters and a line longer than a segment went in whole, so
+    # a ring of 8192 bytes reached 48288 on disk. Now every segment stays
+    # within bytes / files, and a line over logs.LINE bytes is clipped where
+    # a character ends and ends with "...".
+    r = ring(8192, 4)
+    for i in range(24):
+        c = ("\u20ac", "\u00e9", "\U0001f600", "A")[i % 4]
+        r.write("x" * (i % 3) + c * 3000)        # 3000 to 12000 bytes
+        r.write("short %d \u20ac" % i)
+        assert r.size == os.stat(r.path(r.cur))[6]
+    sizes = [os.stat(r.path(n))[6] for n in r.segments()]
+    print("segment bytes:", sizes)
+    assert max(sizes) <= r.seg_bytes == 2048 and sum(sizes) <= 8192, sizes
+    data = raw(r)
+    lines = data.split(b"\n")[:-1]
+    assert all(compat.parse_iso(ln[:24].decode()) is not None for ln in lines)
+    long = [ln.decode() for ln in lines if b" short " not in ln]
+    assert len(long) >= 3 and lines[-1].decode().endswith(" short 23 \u20ac")
+    for ln in long:     # decodes: no character split; 0-3 bytes short of the bound, "\n" included
+        assert ln.endswith("...") and logs.LINE - 3 <= len(ln.encode()) + 1 <= logs.LINE, len(ln.encode())
+    # What an upload reads is the files' bytes, whole or by window.
+    snap = snapshot(r)
+    assert joined(r, snap) == data
+    t = compat.parse_iso(lines[0][:24].decode())
+    assert joined(r, snap, t - 1, t + 3600) == data
+    assert [ln for t, ln in r.lines()] == [ln.decode() + "\n" for ln in lines]
+    # A segment smaller than a line's bound clips at the segment.
+    r = ring(1024, 2)
+    r.write("\u20ac" * 400)
+    assert os.stat(r.path(r.cur))[6] == r.size <= r.seg_bytes == 512
+
+
 def test_hold_keeps_one_more_segment_while_an_upload_reads():
     r = ring(2048, 4)
     r.hold()

@@ -484,3 +484,53 @@ def test_the_job_is_unloaded_when_idle_and_loads_again():
                                 ("Idle", None)]
         assert len(srv.requests) == 2
     support.run(go())
+
+
+def test_N01_FR20_a_getlog_flood_while_a_notice_waits_keeps_two_jobs_and_eight_owed_notices():
+    # GetLog 2's AcceptedCanceled for 1 waits for the CSMS; 60 more GetLogs
+    # come meanwhile. Only the job sending that notice is spared: each
+    # superseded one that has sent nothing yet is canceled (they piled up, a
+    # task each: 400 GetLogs took 358 kB of MicroPython's heap), and the
+    # requestIds still owed an AcceptedCanceled are the newest 8, the older
+    # ones dropped with a log line.
+    import gc
+
+    async def go():
+        st = station()
+        gate = gated(st)
+        await get_log(st, "http://127.0.0.1:1/x", 1)
+        while statuses(st) != [("Uploading", 1)]:
+            await compat.sleep_ms(5)
+        await get_log(st, "http://127.0.0.1:1/x", 2)
+        while ("AcceptedCanceled", 1) not in statuses(st):
+            await compat.sleep_ms(5)
+        if compat.IS_MPY:
+            mem = compat.mem_alloc
+        else:
+            import tracemalloc
+            tracemalloc.start()
+
+            def mem():
+                return tracemalloc.get_traced_memory()[0]
+        marks = []
+        for rid in range(3, 63):
+            assert (await get_log(st, "http://127.0.0.1:1/x", rid))["status"] == "AcceptedCanceled"
+            await compat.sleep_ms(1)
+            if rid in (12, 62):
+                await compat.sleep_ms(5)
+                gc.collect()
+                marks.append((mem(), 0 if compat.IS_MPY else len(asyncio.all_tasks())))
+        if not compat.IS_MPY:
+            tracemalloc.stop()
+        owed = list(st.getlog[4])       # logupload._CANCELED
+        dropped = [ln.split()[2][:-1] for _, ln in st.log.lines() if "AcceptedCanceled dropped" in ln]
+        gate.set()
+        await settle(st)
+        return marks, owed, dropped, statuses(st)
+    marks, owed, dropped, sent = support.run(go())
+    print("heap and tasks after 10 and 60 GetLogs:", marks)
+    assert marks[1][1] == marks[0][1], marks        # CPython: the same live tasks
+    assert marks[1][0] - marks[0][0] < (3000 if compat.IS_MPY else 20000), marks
+    assert owed == list(range(54, 62)) and dropped == [str(r) for r in range(2, 54)], dropped
+    assert sent == ([("Uploading", 1), ("AcceptedCanceled", 1)] + [("AcceptedCanceled", r) for r in range(54, 62)]
+                    + [("Uploading", 62), ("UploadFailure", 62)])
