@@ -73,11 +73,13 @@ class Outbox:
 
     def post(self, fired):
         """Queue what one tick found, (monitor tuple or faulty sensor's variable, trigger, cleared)
-        each; they travel as one batch (seqNo/tbc)."""
+        each; they travel as one batch (seqNo/tbc). Then the trip states they report are
+        written (trips.json, once): a power cut between the two sends an event twice, never
+        loses one (written first, the trip state would stop it from firing again)."""
         st = self.st
         cv = st.model.cv    # the controller values by CTRL row (device/model.py): no name strings here
         if not cv[_ENABLED]:
-            return
+            fired = ()
         level = cv[_LEVEL]
         offline_sev = cv[_OFFLINE_SEV]
         lim = min(2500, cv[_VALUE_SIZE])
@@ -160,6 +162,8 @@ class Outbox:
                                          d["actualValue"][:40], " cleared" if cleared else ""))
         if batch is not None:
             self.wake.set()
+        if st.monitors.chg:
+            st.monitors.save_trips()
 
     async def run(self):
         """Drain the outbox while online: one NotifyEvent at a time, deleting after its answer."""
