@@ -57,7 +57,7 @@ class Customers(store.Store):
     jobs = ()         # [requestId, report, file numbers], the first one running (a list while any)
 
     def __init__(self, station):
-        store.Store.__init__(self, station.store.root + "/customers")
+        store.Store.__init__(self, station.store.root + "/customers", station.log.write)
         self.st = station
         b = station.board
         idx = self.idx()
