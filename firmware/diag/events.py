@@ -58,12 +58,22 @@ class Outbox:
         self.st = station
         self.dir = station.store.root + "/outbox"
         store.makedirs(self.dir)
+        k = 0
+        top = 1       # above every queued event's id
         for n in os.listdir(self.dir):
             if n.endswith(".tmp"):
                 store.remove(self.dir + "/" + n)
-        self.count = len(os.listdir(self.dir))
-        self.next_id = station.store.load("eventid.json", {"next": 1})["next"]
-        self.reserved = self.next_id   # ids below this are reserved on storage
+            else:
+                k += 1
+                if n[:10].isdigit():
+                    top = max(top, int(n[:10]) + 1)
+        self.count = k
+        e = station.store.load("eventid.json", {"next": 1})["next"]
+        if e < top:
+            # eventid.json lost or corrupt: ids from 1 would overwrite queued events
+            station.log.write("eventid.json behind the outbox: ids from %d" % top)
+            e = top
+        self.next_id = self.reserved = e   # ids below reserved are reserved on storage
         self.wake = asyncio.Event()
         station.session.listen(self._online)
 
