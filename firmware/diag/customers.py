@@ -68,7 +68,7 @@ class Customers(store.Store):
             # would bring back records the CSMS erased (N10).
             old = self.bad or idx is not None
             if old:
-                station.log.write("customer index unusable: records deleted, not seeded again")
+                station.log.write("customer index lost: not seeded again")
             idx = {"salt": binascii.hexlify(compat.urandom(8)).decode(), "seeded": len(seed) if old else 0,
                    "next": 1, "recs": []}
             self.save("index.json", idx)

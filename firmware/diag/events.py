@@ -71,7 +71,7 @@ class Outbox:
         e = station.store.load("eventid.json", {"next": 1})["next"]
         if e < top:
             # eventid.json lost or corrupt: ids from 1 would overwrite queued events
-            station.log.write("eventid.json behind the outbox: ids from %d" % top)
+            station.log.write("eventid.json behind outbox: next %d" % top)
             e = top
         self.next_id = self.reserved = e   # ids below reserved are reserved on storage
         self.wake = asyncio.Event()

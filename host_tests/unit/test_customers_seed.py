@@ -46,7 +46,7 @@ def test_a_corrupt_index_deletes_the_records_and_does_not_seed_again():
         assert c2.used() == (0, 0)
         assert [n for n in os.listdir(c2.root) if n.endswith(".txt")] == []
         assert c2.find({"customerIdentifier": "cust-1"}) == 0
-        said = [ln for t, ln in st2.log.lines() if "customer index unusable" in ln]
+        said = [ln for t, ln in st2.log.lines() if "customer index lost" in ln]
         assert len(said) == 1, damage
         assert kit.again(st2).customers.used() == (0, 0)      # and it stays so
         c2.add({"customerIdentifier": "cust-4"}, "fourth")    # the new store works

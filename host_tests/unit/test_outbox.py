@@ -116,5 +116,5 @@ def test_a_lost_or_corrupt_eventid_json_never_reuses_a_queued_events_id():
         assert evs[:4] == before                  # the queued events untouched
         ids = [e["eventId"] for e in evs]
         assert len(ids) == 6 and ids == sorted(ids) and len(set(ids)) == 6
-        said = [ln for t, ln in st2.log.lines() if "eventid.json behind the outbox" in ln]
+        said = [ln for t, ln in st2.log.lines() if "eventid.json behind outbox" in ln]
         assert len(said) == (1 if damage != "" else 0), damage
