@@ -37,14 +37,15 @@ class Station:
     def __init__(self, board):
         compat.gc_every(max(4096, compat.mem_free() // 4))
         self.board = board
-        self.store = store.Store(config.rel(board, board["storage"]))
+        root = config.rel(board, board["storage"])
         lg = board.get("log") or {}
-        folder = self.store.root + "/logs"
+        folder = root + "/logs"
         echo = bool(board.get("echo"))
         n = lg.get("bytes", 65536)
         nf = lg.get("files", 4)
         self.log = logs.LogRing(folder, "diagnostics", n, nf, echo)
         self.seclog = logs.LogRing(folder, "security", n // 4, nf, echo)
+        self.store = store.Store(root, self.log.write)    # the log first: a corrupt state file is logged
         pw = board["csms"].get("password")
         if pw:
             self.log.secrets += (pw,)

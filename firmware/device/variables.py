@@ -222,8 +222,7 @@ def attach(station):
                     if m[1] & 7 < 3:            # its type (diag/monitors.py): UPPER, LOWER, DELTA
                         fired += ms.recheck(m) or ()
         if fired:
-            ms.save_trips()
-            station.outbox.post(fired)
+            station.outbox.post(fired)     # then the trip states
         return {k[:3] + "VariableResult": out}
 
     def online(up):

@@ -57,18 +57,25 @@ class Customers(store.Store):
     jobs = ()         # [requestId, report, file numbers], the first one running (a list while any)
 
     def __init__(self, station):
-        store.Store.__init__(self, station.store.root + "/customers")
+        store.Store.__init__(self, station.store.root + "/customers", station.log.write)
         self.st = station
         b = station.board
+        seed = b["customers"]
         idx = self.idx()
         if not isinstance(idx, dict) or "salt" not in idx:
-            idx = {"salt": binascii.hexlify(compat.urandom(8)).decode(), "seeded": 0, "next": 1, "recs": []}
+            # No index: a new store, to seed. An index there but unusable: its records cannot be
+            # attributed and go (_drop), and the board's were seeded before; seeding them again
+            # would bring back records the CSMS erased (N10).
+            old = self.bad or idx is not None
+            if old:
+                station.log.write("customer index lost: not seeded again")
+            idx = {"salt": binascii.hexlify(compat.urandom(8)).decode(), "seeded": len(seed) if old else 0,
+                   "next": 1, "recs": []}
             self.save("index.json", idx)
         self.salt = idx["salt"].encode()
         self._drop(None)
         station.customers = self
         # The board's `customers`, checked whole first so that a bad board fails every boot.
-        seed = b["customers"]
         total = 0
         for i in range(len(seed)):
             item = seed[i]

@@ -58,12 +58,22 @@ class Outbox:
         self.st = station
         self.dir = station.store.root + "/outbox"
         store.makedirs(self.dir)
+        k = 0
+        top = 1       # above every queued event's id
         for n in os.listdir(self.dir):
             if n.endswith(".tmp"):
                 store.remove(self.dir + "/" + n)
-        self.count = len(os.listdir(self.dir))
-        self.next_id = station.store.load("eventid.json", {"next": 1})["next"]
-        self.reserved = self.next_id   # ids below this are reserved on storage
+            else:
+                k += 1
+                if n[:10].isdigit():
+                    top = max(top, int(n[:10]) + 1)
+        self.count = k
+        e = station.store.load("eventid.json", {"next": 1})["next"]
+        if e < top:
+            # eventid.json lost or corrupt: ids from 1 would overwrite queued events
+            station.log.write("eventid.json behind outbox: next %d" % top)
+            e = top
+        self.next_id = self.reserved = e   # ids below reserved are reserved on storage
         self.wake = asyncio.Event()
         station.session.listen(self._online)
 
@@ -73,11 +83,13 @@ class Outbox:
 
     def post(self, fired):
         """Queue what one tick found, (monitor tuple or faulty sensor's variable, trigger, cleared)
-        each; they travel as one batch (seqNo/tbc)."""
+        each; they travel as one batch (seqNo/tbc). Then the trip states they report are
+        written (trips.json, once): a power cut between the two sends an event twice, never
+        loses one (written first, the trip state would stop it from firing again)."""
         st = self.st
         cv = st.model.cv    # the controller values by CTRL row (device/model.py): no name strings here
         if not cv[_ENABLED]:
-            return
+            fired = ()
         level = cv[_LEVEL]
         offline_sev = cv[_OFFLINE_SEV]
         lim = min(2500, cv[_VALUE_SIZE])
@@ -160,6 +172,8 @@ class Outbox:
                                          d["actualValue"][:40], " cleared" if cleared else ""))
         if batch is not None:
             self.wake.set()
+        if st.monitors.chg:
+            st.monitors.save_trips()
 
     async def run(self):
         """Drain the outbox while online: one NotifyEvent at a time, deleting after its answer."""

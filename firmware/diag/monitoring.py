@@ -109,7 +109,7 @@ def attach(station):
             ms.save()      # one write for the whole request (monitors and trip states)
         # N07.FR.11: a new or modified threshold is checked against the value now,
         # and a tripped threshold changed into another type clears its alert
-        # (recheck() writes the trip states when one changed).
+        # (post() writes the trip states after the events).
         fired = []
         for r in out:
             if r["status"] == "Accepted":

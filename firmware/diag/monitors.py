@@ -129,7 +129,7 @@ class Monitors:
         self.over = {}
         self.next_id = 1
         self.tx = {}          # evse id (0: station) -> transactionId while one runs
-        self.chg = False      # a threshold tripped or cleared in this evaluation
+        self.chg = False      # a trip state changed that trips.json does not hold yet
         self.active = self
         for spec in station.board["variables"]:
             v = model.find(spec["component"], spec["variable"])
@@ -247,6 +247,7 @@ class Monitors:
         self.save_trips()
 
     def save_trips(self):
+        self.chg = False
         ids = []
         for j in range(len(self.fl)):
             if self.fl[j] & (_F_TRIP | _F_OFF) == _F_TRIP:
@@ -441,7 +442,8 @@ class Monitors:
     def evaluate(self, now):
         """Evaluate the monitors; returns None or the list of events that fired.
         Allocates nothing while every value stays in its band and no deadline
-        passed. Trip states are written once per tick, whole, when one changed."""
+        passed. A trip state that changed sets `chg`; Outbox.post() writes them,
+        whole, once the events that report the change are in the outbox."""
         b = self.band
         d = self.due
         if b is None or (d is not None and ticks_diff(now, d) >= 0):
@@ -465,9 +467,6 @@ class Monitors:
                 e = []
                 fired = self._run(e, b[k + 1], b[k + 2], now, fired)
                 b[k:k + _BAND] = e         # the same variable and records: a band still
-        if self.chg:
-            self.chg = False
-            self.save_trips()
         return fired
 
     def _run(self, b, j, hi, now, fired):
@@ -570,15 +569,13 @@ class Monitors:
 
     def recheck(self, m):
         """Evaluate one monitor now (after it was set or modified, N07.FR.11);
-        found by id, so a stale copy of it will do."""
+        found by id, so a stale copy of it will do. What fired goes to
+        Outbox.post(), which then writes the trip states."""
         j = self.find(m[M_ID])
         if j < 0:
             return None
         fired = self._run([], j, j + 1, ticks_ms(), None)
         self.band = None
-        if self.chg:
-            self.chg = False
-            self.save_trips()     # from every record, with this monitor's new state
         return fired
 
     def _fire(self, fired, j, t, cleared):

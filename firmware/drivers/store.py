@@ -43,8 +43,11 @@ def replace(src, dst):
 
 
 class Store:
-    def __init__(self, root):
+    bad = ()     # names load() found corrupt (they exist but do not parse), each said once
+
+    def __init__(self, root, log=None):
         self.root = root
+        self.log = log     # a function to tell the diagnostics log (the driver imports no diag code)
         makedirs(root)
         # A temp file left by a power cut: when its target still exists the cut
         # came before the rename and the temp may be partial, so drop it; when
@@ -60,11 +63,19 @@ class Store:
                     os.rename(t, t[:-4])
 
     def load(self, name, default=None):
+        """NAME's JSON, or default when it is missing or corrupt. A corrupt one is
+        logged the first time and named in `bad`, for a caller that must know."""
         try:
             with open(self.root + "/" + name) as f:
                 return json.load(f)
-        except (OSError, ValueError):
-            return default
+        except OSError:
+            pass
+        except ValueError:
+            if name not in self.bad:
+                self.bad += (name,)
+                if self.log:
+                    self.log("%s/%s corrupt: not used" % (self.root, name))
+        return default
 
     def write(self, name, fill):
         """Atomically replace NAME with what fill(file) writes (for streaming large state),

@@ -5,6 +5,7 @@ import compat
 from compat import ticks_ms, ticks_add
 from diag import monitors as mon
 import stationkit as kit
+import support
 from stationkit import EVSE1, TEMP
 
 
@@ -550,6 +551,103 @@ def test_N07_FR14_a_new_monitor_tripping_at_once_keeps_the_others_trip_state_on_
     evs = kit.drain(st2)
     assert sorted(e["variableMonitoringId"] for e in evs) == sorted([first, second])
     assert all(e["cleared"] is True for e in evs)
+
+
+class Cut(Exception):
+    """The power goes: nothing after the point that raises it happens."""
+
+
+def _cut(*args):
+    raise Cut()
+
+
+def _trip_writes(st):
+    """At each write of trips.json, the number of events the outbox holds."""
+    seen = []
+    save = st.store.save
+
+    def spy(name, obj):
+        if name == "trips.json":
+            seen.append(len(kit.pending(st)))
+        save(name, obj)
+    st.store.save = spy
+    return seen
+
+
+def test_N07_FR14_a_cut_before_an_alert_or_its_clear_is_queued_loses_neither():
+    st = kit.make()
+    mid = kit.setmon(st, "UpperThreshold", 50)["id"]
+    kit.push(st, 20)
+    kit.drain(st)
+    st.outbox.post = _cut                   # the power goes before the alert reaches the outbox
+    st.push(EVSE1, TEMP, 60)
+    support.raises(Cut, st.tick)
+    assert st.store.load("trips.json") == []
+    st2 = kit.again(st)
+    kit.push(st2, 60)
+    assert _ev(st2) == [(mid, "Alerting", False)]
+    st2.outbox.post = _cut                  # and before its clear does
+    st2.push(EVSE1, TEMP, 40)
+    support.raises(Cut, st2.tick)
+    assert st2.store.load("trips.json") == [mid]
+    st3 = kit.again(st2)
+    kit.push(st3, 40)
+    assert _ev(st3) == [(mid, "Alerting", True)]
+
+
+def test_N07_FR11_FR14_a_cut_before_the_clear_of_a_modified_threshold_is_queued_sends_it_after():
+    st = kit.make()
+    mid = kit.setmon(st, "UpperThreshold", 50)["id"]
+    kit.push(st, 60)
+    kit.drain(st)
+    st.outbox.post = _cut
+    support.raises(Cut, kit.setmon, st, "Delta", 5, mid=mid)   # stored, its cleared=true not queued
+    assert st.store.load("trips.json") == [mid]
+    st2 = kit.again(st)
+    kit.push(st2, 60)
+    assert _ev(st2) == [(mid, "Alerting", True)]
+
+
+def test_N07_FR14_a_cut_after_the_alert_is_queued_and_before_its_trip_state_gives_a_duplicate():
+    st = kit.make()
+    mid = kit.setmon(st, "UpperThreshold", 50)["id"]
+    kit.push(st, 20)
+    kit.drain(st)
+    st.monitors.save_trips = _cut           # the power goes between the outbox and trips.json
+    st.push(EVSE1, TEMP, 60)
+    support.raises(Cut, st.tick)
+    first = kit.queued(st)
+    assert [(e["variableMonitoringId"], e["cleared"]) for e in first] == [(mid, False)]
+    st2 = kit.again(st)
+    kit.push(st2, 60)                       # the same alert again, under a new eventId
+    evs = kit.drain(st2)
+    assert [(e["variableMonitoringId"], e["cleared"]) for e in evs] == [(mid, False), (mid, False)]
+    assert evs[0]["eventId"] < evs[1]["eventId"]
+    kit.push(st2, 40)
+    assert _ev(st2) == [(mid, "Alerting", True)]
+
+
+def test_N07_FR14_trip_states_are_written_once_after_their_events_are_in_the_outbox():
+    st = kit.make([kit.var(), kit.var(name="Setpoint", lo=0, hi=100, mut="ReadWrite", value=10)])
+    sp = {"name": "Setpoint"}
+    a = kit.setmon(st, "UpperThreshold", 50)["id"]
+    b = kit.setmon(st, "UpperThreshold", 55, severity=4)["id"]
+    c = kit.setmon(st, "UpperThreshold", 40, variable=sp)["id"]
+    kit.push(st, 20)
+    kit.drain(st)
+    seen = _trip_writes(st)
+    kit.push(st, 60)                        # the tick: two trips, one write, after both events
+    assert seen == [2]
+    assert sorted(st.store.load("trips.json")) == sorted([a, b])
+    kit.drain(st)
+    del seen[:]
+    kit.setmon(st, "UpperThreshold", 70, mid=a)          # SetVariableMonitoring's recheck: a clears
+    assert seen[-1] == 1 and sorted(st.store.load("trips.json")) == [b]
+    kit.drain(st)
+    del seen[:]
+    kit.call(st, "SetVariables", {"setVariableData": [
+        {"component": EVSE1, "variable": sp, "attributeValue": "42"}]})   # SetVariables' recheck
+    assert seen == [1] and sorted(st.store.load("trips.json")) == sorted([b, c])
 
 
 def test_N04_transaction_monitor_counts_only_while_a_transaction_runs():

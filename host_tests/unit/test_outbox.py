@@ -92,3 +92,29 @@ def test_a_backlog_goes_out_one_batch_at_a_time_in_order():
     ids = [[e["eventId"] for e in p["eventData"]] for p in sent]
     assert ids == [[1, 2], [3, 4], [5, 6]]
     assert [p["seqNo"] for p in sent] == [0, 0, 0] and not [p for p in sent if p.get("tbc")]
+
+
+def test_a_lost_or_corrupt_eventid_json_never_reuses_a_queued_events_id():
+    for damage in ("", '{"next": 6', None):     # intact, corrupt, lost
+        st = kit.make(online=False)
+        kit.setmon(st, "Delta", 0.5)
+        for i in range(5):
+            kit.push(st, 20.0 + i)
+        before = kit.queued(st)
+        assert len(before) == 4
+        path = st.store.root + "/eventid.json"
+        if damage is None:
+            import os
+            os.remove(path)
+        elif damage:
+            with open(path, "w") as f:
+                f.write(damage)
+        st2 = kit.again(st, online=False)
+        for i in range(3):
+            kit.push(st2, 40.0 + i)
+        evs = kit.queued(st2)
+        assert evs[:4] == before                  # the queued events untouched
+        ids = [e["eventId"] for e in evs]
+        assert len(ids) == 6 and ids == sorted(ids) and len(set(ids)) == 6
+        said = [ln for t, ln in st2.log.lines() if "eventid.json behind outbox" in ln]
+        assert len(said) == (1 if damage != "" else 0), damage
