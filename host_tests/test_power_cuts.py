@@ -5,7 +5,7 @@ The station is kept busy writing: a Delta monitor with value 0 on a noisy
 simulated sensor fires every tick (outbox appends, eventid.json blocks), a
 threshold crosses every second (trips.json), every event is logged into a
 4 KB log ring (rotation every few dozen lines), and the CSMS sets and clears
-custom monitors back to back (monitors.json). A cut lands at a random moment,
+custom monitors back to back (monitors.jsonl). A cut lands at a random moment,
 sometimes during boot. After each cut, before the restart, every file the
 station keeps must parse (JSON state and outbox events: written temp-then-
 rename, never half); after the restart the station must boot, and:
@@ -82,6 +82,10 @@ def check_files_whole(st):
         if rel.endswith(".tmp"):
             temps += 1
             continue
+        if rel.endswith(".jsonl"):      # a value per line (monitors.jsonl)
+            with open(p) as f:
+                for ln in f:
+                    json.loads(ln)       # raises: a half-written state file
         if rel.endswith(".json"):
             with open(p) as f:
                 d = json.load(f)         # raises: a half-written state file

@@ -126,7 +126,7 @@ def check(board):
     # Every top-level key; "_"-prefixed keys are free (comments, and "_dir" set by load()).
     keys(board, "board:S mcu:e=host:host:esp32:esp32s2:esp32s3:esp32c3:esp32c6:rp2040:rp2350 station:O csms:O "
          "clock:e=csms:csms:ntp:system ntp:o wifi:o watchdog:o i2c:l storage:s=state sample_ms:i=1000:10:3600000 "
-         "echo:b settings:o queue_size:i=200:1: max_message:i=16384:1024: log:o variables:l= "
+         "echo:b settings:o queue_size:i=200:1: max_monitors:i=1000:1: max_message:i=16384:1024: log:o variables:l= "
          "customers:l= customer_bytes:i=65536:1: customer_records:i=64:1:", "")
     mcu = board["mcu"]
     for k in ("clock", "wifi", "watchdog", "i2c"):

@@ -72,6 +72,8 @@ def _set(station, item):
             return "MonitorMoved"
     if ms.duplicate(v, t, sev, mid):
         return ("Duplicate",)
+    if mid is None and len(ms.fl) >= station.board["max_monitors"]:
+        return "TooManyMonitors"    # the board's bound: each monitor takes RAM and flash
     if t == _DELTA and not v.numeric:
         val = 1   # N04.FR.17: the value of a non-numeric Delta is ignored
     mid = ms.install(mon.new(mid or ms.alloc_id(), t, val, sev, 0, v, item.get("transaction")),  # 0: mon.CUSTOM

@@ -71,7 +71,7 @@ _F_PRE = const(64)        # origin PRECONF
 _F_TX = const(256)        # active only during a transaction
 _F_SEV = const(9)         # shift: severity 0-9 in bits 9-12
 _F_TS = const(7687)       # type and severity bits
-_F_INT = const(8192)      # the value was an int: given back as one (reports, monitors.json)
+_F_INT = const(8192)      # the value was an int: given back as one (reports, monitors.jsonl)
 _F_PUB = const(8167)      # the bits a tuple's M_FLAGS shows: all but OFF, ST and INT
 
 _BAND = const(7)          # band entry: variable, first record, end, gt, ge, lt, le
@@ -137,9 +137,11 @@ class Monitors:
                 self._add(new(b["id"], TYPES.index(b["type"]), b["value"], b["severity"],
                               HARDWIRED if b["origin"] == "HardWired" else PRECONF, v,
                               b.get("transaction")))
-        d = station.store.load("monitors.json") or {}
-        self.next_id = max(self.next_id, d.get("next_id", 1))
-        for r in d.get("custom", ()):
+        # {"next_id": n}, then a custom monitor per line (save()): read a row at a time
+        for r in station.store.rows("monitors.jsonl"):
+            if type(r) is dict:
+                self.next_id = max(self.next_id, r["next_id"])
+                continue
             # [id, type, value, severity, component, variable, transaction, overrides]
             v = model.find(r[4], r[5])
             if v is None or not v.monitorable:
@@ -229,21 +231,18 @@ class Monitors:
     # ---- persistence -------------------------------------------------------
 
     def save(self):
-        """Write every custom monitor, a row at a time (no list of 500 rows in
-        RAM), then the trip states."""
+        """Write every custom monitor, a row per line (no list of 500 rows in
+        RAM, now or at boot), then the trip states."""
         def fill(f):
-            f.write('{"next_id": %d, "custom": [' % self.next_id)
-            sep = ""
+            f.write('{"next_id": %d}\n' % self.next_id)
             for j in range(len(self.fl)):
                 if not self.fl[j] & _F_FACT:
                     i, g, x, v = self.at(j)[:4]
                     # [id, type, value, severity, component, variable, transaction, overrides]
-                    f.write(sep)
                     json.dump([i, g & _F_TYPE, x, g >> _F_SEV & 15, v.component, v.variable,
                                g & _F_TX > 0, self.over.get(i)], f)
-                    sep = ","
-            f.write("]}")
-        self.st.store.write("monitors.json", fill)
+                    f.write("\n")
+        self.st.store.write("monitors.jsonl", fill)
         self.save_trips()
 
     def save_trips(self):

@@ -71,11 +71,31 @@ class Store:
         except OSError:
             pass
         except ValueError:
-            if name not in self.bad:
-                self.bad += (name,)
-                if self.log:
-                    self.log("%s/%s corrupt: not used" % (self.root, name))
+            self._bad(name)
         return default
+
+    def rows(self, name):
+        """NAME's values, one JSON value per line: large state (hundreds of
+        monitors) read a row at a time, not whole. Nothing when it is missing;
+        a line that does not parse ends it, logged as corrupt."""
+        try:
+            f = open(self.root + "/" + name)
+        except OSError:
+            return
+        with f:
+            for ln in f:
+                try:
+                    r = json.loads(ln)
+                except ValueError:
+                    self._bad(name)
+                    return
+                yield r
+
+    def _bad(self, name):
+        if name not in self.bad:
+            self.bad += (name,)
+            if self.log:
+                self.log("%s/%s corrupt: not used" % (self.root, name))
 
     def write(self, name, fill):
         """Atomically replace NAME with what fill(file) writes (for streaming large state),

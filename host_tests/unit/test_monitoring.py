@@ -669,12 +669,24 @@ def test_N04_transaction_monitor_counts_only_while_a_transaction_runs():
     assert [e["cleared"] for e in kit.drain(st)] == [True]
 
 
+def test_N04_a_new_monitor_beyond_the_boards_max_monitors_is_rejected():
+    # Each monitor takes RAM and flash: the board bounds them (board ones included).
+    st = kit.make(max_monitors=3)
+    ids = [kit.setmon(st, "UpperThreshold", 50 + i, severity=i)["id"] for i in range(3)]
+    r = kit.setmon(st, "UpperThreshold", 60, severity=7)
+    assert r["status"] == "Rejected" and r["statusInfo"] == {"reasonCode": "TooManyMonitors"}
+    assert kit.setmon(st, "UpperThreshold", 70, severity=0, mid=ids[0])["status"] == "Accepted"  # a change
+    kit.call(st, "ClearVariableMonitoring", {"id": [ids[1]]})
+    assert kit.setmon(st, "UpperThreshold", 60, severity=7)["status"] == "Accepted"
+    assert len(kit.again(st).monitors.active) == 3
+
+
 def test_N02_N04_threshold_value_kept_as_given_int_or_decimal():
     st = kit.make()
     a = kit.setmon(st, "UpperThreshold", 50)["id"]
     b = kit.setmon(st, "LowerThreshold", 10.5)["id"]
     assert [type(st.monitors.get(i)[mon.M_VALUE]) for i in (a, b)] == [int, float]
-    rows = kit.again(st).store.load("monitors.json")["custom"]
+    rows = [r for r in kit.again(st).store.rows("monitors.jsonl") if type(r) is list]
     assert [(r[0], r[2], type(r[2])) for r in rows] == [(a, 50, int), (b, 10.5, float)]
 
 

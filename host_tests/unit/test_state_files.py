@@ -37,11 +37,11 @@ def test_a_corrupt_monitors_json_drops_the_custom_monitors_and_is_logged():
     kit.setmon(st, "UpperThreshold", 50)
     kit.setmon(st, "Delta", 5)
     assert corrupt_lines(st) == []
-    truncate(st.store.root + "/monitors.json", 30)
+    truncate(st.store.root + "/monitors.jsonl", 30)     # in the first monitor's line
     st2 = kit.again(st)
     assert len(st2.monitors.active) == 0
     lines = corrupt_lines(st2)
-    assert len(lines) == 1 and "monitors.json corrupt" in lines[0]
+    assert len(lines) == 1 and "monitors.jsonl corrupt" in lines[0]
     kit.setmon(st2, "UpperThreshold", 60)             # written whole again
     st3 = kit.again(st2)
     assert len(st3.monitors.active) == 1 and len(corrupt_lines(st3)) == 1
@@ -73,3 +73,21 @@ def test_a_corrupt_trips_json_is_logged():
     st2 = kit.again(st)
     lines = corrupt_lines(st2)
     assert len(lines) == 1 and "trips.json corrupt" in lines[0]
+
+
+def test_monitors_are_a_row_per_line_and_a_corrupt_line_keeps_those_before_it():
+    # A boot reads monitors.jsonl a row at a time (500 monitors never whole in
+    # RAM); damage in one row loses that row and those after it, not all.
+    st = kit.make()
+    a = kit.setmon(st, "UpperThreshold", 50)["id"]
+    kit.setmon(st, "Delta", 5)
+    kit.setmon(st, "LowerThreshold", 0)
+    p = st.store.root + "/monitors.jsonl"
+    with open(p) as f:
+        lines = f.read().split("\n")
+    assert lines[0] == '{"next_id": %d}' % (a + 3) and len(lines) == 5 and lines[4] == ""
+    with open(p, "w") as f:
+        f.write("\n".join(lines[:2] + [lines[2][:12]] + lines[3:]))
+    st2 = kit.again(st)
+    assert [m[0] for m in st2.monitors.active] == [a]
+    assert len(corrupt_lines(st2)) == 1
