@@ -57,9 +57,14 @@ def now_ms():
 
 
 def set_time(epoch):
-    """Steer now() to `epoch` (UTC seconds since 1970) without touching the RTC."""
+    """Steer now() to `epoch` (UTC seconds since 1970) without touching the RTC.
+    False, and nothing changes, for a time before 2023-11-14: only a broken
+    server gives one, and a 32-bit port's gmtime() fails before its epoch."""
     global _offset
+    if epoch < 1700000000:
+        return False
     _offset = int(epoch) - int(time.time()) - EPOCH
+    return True
 
 
 def iso(t=None, ms=0):

@@ -37,7 +37,8 @@ class Ntp:
         ntptime.timeout = self.timeout
         try:
             t = ntptime.time() + compat.EPOCH
-            if t < 1700000000:   # 2023-11-14: an answer before that is a broken server
+            step = t - compat.now()
+            if not compat.set_time(t):
                 raise ValueError("time %d is before 2023" % t)
         except Exception as e:  # OSError (DNS, timeout), IndexError (short reply), ValueError
             self.failed += 1
@@ -45,8 +46,6 @@ class Ntp:
                 self.st.log.write("clock: NTP %s failed (%d in a row): %r%s" % (
                     self.host, self.failed, e, "; CSMS time meanwhile" if not self.synced else ""))
             return False
-        step = t - compat.now()
-        compat.set_time(t)
         self.failed = 0
         self.synced += 1
         self.st.board["clock"] = "ntp"

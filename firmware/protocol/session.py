@@ -157,10 +157,10 @@ class Session:
             r = await self.call(action, p, None, False)
             t = r.get("currentTime")
             if t and self.st.board.get("clock", "csms") == "csms":
-                t = compat.parse_iso(t)
-                if t is not None:
-                    compat.set_time(t)
+                if compat.set_time(compat.parse_iso(t) or 0):
                     self.st.clock_changed()
+                else:
+                    self.st.log.write("CSMS time %s not taken" % t[:40])
             return r
         except Exception as e:
             if boot:

@@ -87,3 +87,26 @@ def test_a_triggered_bootnotification_needs_no_task():
         return r, tasks() - n
     r, more = asyncio.run(go())
     assert r == ["Accepted"] * 50 and more == 0 and st.session._trig and st.sent == []
+
+
+def test_a_csms_time_before_2023_is_not_taken_and_is_logged():
+    # Only a broken server sends one, and a 32-bit port's gmtime() fails before
+    # its epoch (every log line would raise). A sane one steers the clock.
+    st = kit.make()
+    lines = []
+    st.log.write = lines.append
+    answers = ["1999-12-31T23:59:59Z", "2026-11-25T12:00:00Z"]
+
+    async def call(action, payload, timeout_ms=None, need_boot=True):
+        return {"currentTime": answers.pop(0)}
+    st.session.call = call
+    try:
+        compat.set_time(1795600800)
+        asyncio.run(st.session._own("Heartbeat"))
+        assert abs(compat.now() - 1795600800) <= 1
+        assert lines == ["CSMS time 1999-12-31T23:59:59Z not taken"]
+        asyncio.run(st.session._own("Heartbeat"))
+        assert abs(compat.now() - (1795600800 + 7200)) <= 1        # 1795600800 is 10:00
+        assert compat.set_time(946684800) is False and compat.set_time(1795600800) is True
+    finally:
+        compat.set_time(compat.now())
