@@ -168,6 +168,18 @@ async def send(g, s, rid, once=False):
     g[_ST].log.write("%s %s %s: %r" % (a, s, rid, e))
 
 
+def tls(e):
+    """Is e a TLS failure rather than the network's? MicroPython: a bad
+    certificate is a ValueError, mbedTLS errors are errnos below -255 (DNS
+    ones are small negatives, -202 on an ESP32); CPython's ssl errors have
+    errnos 1..99. Refused, reset, unreachable, timed out (100 and up, or no
+    errno) are the network's."""
+    if isinstance(e, ValueError):
+        return True
+    n = getattr(e, "errno", None) if isinstance(e, OSError) else None
+    return n is not None and (0 < n < 100 or n < -255)
+
+
 async def run(g, req, ring, w, name):
     """The task of one GetLog: AcceptedCanceled for what it replaced,
     Uploading, attempts, final status. The last task to end gives the job's
@@ -225,12 +237,8 @@ async def run(g, req, ring, w, name):
                 why = "%d bytes" % size
             except Exception as e:
                 f = isinstance(e, upload.Fail) and len(e.args) == 2
-                # Else the network's or TLS's (MicroPython: a bad certificate
-                # is a ValueError, other TLS errors have negative errnos,
-                # CPython's are small): errno 100 and up (refused, no route,
-                # unreachable, reset, timed out) are no TLS failures.
                 s, why = e.args if f else (0, "%s failure to %s: %r" % (
-                    "TLS" if ctx and not (isinstance(e, OSError) and (e.errno or 0) > 99) else "connection", loc[7], e))
+                    "TLS" if ctx and tls(e) else "connection", loc[7], e))
                 s = s or "UploadFailure"
                 if not f or s[0] == "P":        # network, TLS, PermissionDenied
                     st.seclog.write(LOG % (rid, pub, s, why))

@@ -35,7 +35,9 @@ def parse(url, name):
     i = url.find("://")
     s = url[:max(i, 0)].lower()
     if s not in PORTS:
-        raise Fail("NotSupportedOperation" if s.isalpha() else "BadMessage", s)
+        # Only a scheme goes into the reason (logged): text before a "://" that
+        # is no scheme may hold credentials ("https//u:pw@h/?next=http://x").
+        raise Fail("NotSupportedOperation", s) if s.isalpha() else Fail("BadMessage", "bad URL")
     try:
         for c in url:
             if c <= " " or c == "\x7f":

@@ -534,3 +534,15 @@ def test_N01_FR20_a_getlog_flood_while_a_notice_waits_keeps_two_jobs_and_eight_o
     assert owed == list(range(54, 62)) and dropped == [str(r) for r in range(2, 54)], dropped
     assert sent == ([("Uploading", 1), ("AcceptedCanceled", 1)] + [("AcceptedCanceled", r) for r in range(54, 62)]
                     + [("Uploading", 62), ("UploadFailure", 62)])
+
+
+def test_tls_failures_are_told_from_the_networks():
+    # The security log says "TLS failure" only for TLS: a DNS failure
+    # (gaierror -2 on CPython, -202 on an ESP32), a timeout or a refused
+    # connection is the network's.
+    from diag import logupload as lu
+    def err(n):
+        return OSError(n, "x")      # errno set on both runtimes
+    assert [lu.tls(e) for e in (ValueError("invalid cert"), err(-9984), err(1), err(8))] == [True] * 4
+    assert [lu.tls(e) for e in (err(-2), err(-202), err(110), err(111), OSError(),
+                                asyncio.TimeoutError(), EOFError())] == [False] * 7
