@@ -149,8 +149,10 @@ def ssl_context(ca_path):
     ctx.verify_mode = ssl.CERT_REQUIRED
     with open(ca_path, "rb") as f:
         data = f.read()
-    if data.startswith(b"-----BEGIN"):
-        if IS_MPY:      # the base64 between the first line and the END line (whitespace skipped)
+    i = data.find(b"-----BEGIN")      # PEM, maybe after comments or a blank line
+    if i >= 0:
+        data = data[i:]
+        if IS_MPY:      # the base64 between the BEGIN line and the END line (whitespace skipped)
             import binascii
             data = binascii.a2b_base64(data[data.find(b"\n"):data.find(b"-----END")])
         else:

@@ -47,7 +47,8 @@ def tls_csms(tmp):
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     cert.configure_cert(ctx)
     good = os.path.join(str(tmp), "ca.pem")
-    ca.cert_pem.write_to_path(good)
+    with open(good, "wb") as f:       # text before the PEM block, as CA files often have
+        f.write(b"# the CSMS's root CA\n\n" + ca.cert_pem.bytes())
     bad = os.path.join(str(tmp), "other-ca.pem")
     trustme.CA().cert_pem.write_to_path(bad)
     return CSMS(ssl=ctx).start(), good, bad

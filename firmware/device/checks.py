@@ -118,7 +118,9 @@ def keys(obj, spec, path):
 
 def check(board):
     """Raise ConfigError for the first key at fault; return the board with defaults filled."""
+    import compat
     import drivers
+    from device.config import rel
     from device.model import NUMERIC, Ctrl, Model, Variable
     from protocol import ws
     _seen.clear()
@@ -157,8 +159,13 @@ def check(board):
             ws.request(x, "")
         except ValueError:
             raise ConfigError(k, "not a ws[s]://host[:port]/path URL: " + x)
-    if u[2] == "s" and c.get("ca") is None:
-        raise ConfigError("csms.ca", "missing: wss needs the CSMS's CA")
+    if u[2] == "s":
+        if c.get("ca") is None:
+            raise ConfigError("csms.ca", "missing: wss needs the CSMS's CA")
+        try:    # loaded as each connection loads it: a file it cannot read fails the boot, not every connect
+            compat.ssl_context(rel(board, c["ca"]))
+        except Exception as e:
+            raise ConfigError("csms.ca", "not a usable CA file: %r" % e)
     if board.get("ntp") is not None and board["clock"] != "ntp":
         raise ConfigError("ntp", 'only with "clock": "ntp"')
     d = board.get("watchdog")

@@ -247,11 +247,32 @@ GOOD = (("csms.url", "ws://127.0.0.1:9000/ocpp/"), ("csms.url", "ws://csms.examp
         ("csms.url", "wss://[fe80::1]/ocpp"), ("station.id", "CS-1:a*b|c@d.e=f+g_h"))
 
 
+def fixture_ca():
+    import os
+    return os.getcwd() + "/host_tests/fakes/ca.der"     # a test CA's certificate (DER)
+
+
 def test_urls_the_websocket_client_takes_pass():
     for case in GOOD:
         b = bad(("host",) + case)
-        b["csms"]["ca"] = "ca.der"
+        b["csms"]["ca"] = fixture_ca()
         config.check(b)
+
+
+def test_a_wss_board_needs_a_ca_file_the_station_can_load():
+    # Loaded at boot as each connection loads it: a missing or unreadable CA
+    # fails the boot naming csms.ca, not every connection attempt forever.
+    import support
+    junk = support.tmpdir("ca") + "/junk.pem"
+    with open(junk, "w") as f:
+        f.write("-----BEGIN CERTIFICATE-----\nnot base64 at all!\n-----END CERTIFICATE-----\n")
+    for ca in ("/nonexistent/ca.der", junk):
+        b = bad(("host", "csms.url", "wss://127.0.0.1:9/ocpp", "", True))
+        b["csms"]["ca"] = ca
+        e = support.raises(config.ConfigError, config.check, b)
+        assert e.key == "csms.ca", (ca, e.why)
+    b["csms"]["ca"] = fixture_ca()
+    config.check(b)
 
 
 def test_monitors_on_a_variable_the_same_as_set_variable_monitoring_takes_them():
