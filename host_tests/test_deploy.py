@@ -243,5 +243,8 @@ def test_dry_run_copies_nothing(tmp_path, args):
     board = device_board(tmp_path, "ws://127.0.0.1:9/ocpp")
     r, calls, dev = run_deploy(tmp_path, board, *args)
     assert r.returncode == 0 and "would copy /lib/main.mpy" in r.stdout, r.stdout
-    assert calls == [["connect", "/dev/ttyFAKE0", "fs", "cat", ":deploy.json"]]
+    # Reading /deploy.json stopped the station: the reset starts it again.
+    assert calls == [["connect", "/dev/ttyFAKE0", "fs", "cat", ":deploy.json"],
+                     ["connect", "/dev/ttyFAKE0", "reset"]]
+    assert "dry run: nothing copied; board reset" in r.stdout
     assert device_files(dev) == set()

@@ -196,10 +196,13 @@ def deploy(board_path, port, mpremote=None, full=False, reset=True, dry_run=Fals
     removed = sorted(r for r in old if r not in new)
     stats = {"copied": len(changed), "unchanged": len(files) - len(changed), "removed": len(removed),
              "bytes": sum(os.path.getsize(lc) for _, lc in changed), "files": len(files)}
+    # Reading /deploy.json interrupted the station: when nothing is copied
+    # (up to date, or a dry run) a reset starts it again.
+    again = "board reset" if reset else "no reset (--no-reset): the station is stopped, reset the board to start it"
     if not changed and not removed:
-        if reset and not dry_run:
-            dev.run(["reset"])   # reading /deploy.json interrupted the station: start it again
-        out("up to date: %d files, nothing copied%s" % (len(files), "; board reset" if reset else ""))
+        if reset:
+            dev.run(["reset"])
+        out("up to date: %d files, nothing copied; %s" % (len(files), again))
         stats["runs"] = dev.runs
         return stats
     out("%d of %d files to copy (%d bytes), %d unchanged, %d to remove" % (
@@ -209,6 +212,9 @@ def deploy(board_path, port, mpremote=None, full=False, reset=True, dry_run=Fals
             out("  would copy /%s" % r)
         for r in removed:
             out("  would remove /%s" % r)
+        if reset:
+            dev.run(["reset"])
+        out("dry run: nothing copied; " + again)
         stats["runs"] = dev.runs
         return stats
     # Maintenance first (a running watchdog gives us seconds), then a manifest
