@@ -2,7 +2,7 @@
 
 pytest runs host_tests/unit/test_*.py on CPython directly; this file runs the
 same modules under `micropython -X heapsize=384k` (conftest.MP_HEAP) with tools/mprun.py, against
-the .mpy tree that deploy copies, one
+the firmware compiled by mpy-cross (with line numbers; deploy adds -O3), one
 pytest test per module, so a failure on either runtime fails the build.
 """
 import glob
@@ -19,7 +19,7 @@ MODULES = sorted(os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, 
 
 @pytest.fixture(scope="module")
 def mpy_tree():
-    """The firmware compiled with mpy-cross, as deploy copies it: tests run what ships."""
+    """The firmware compiled with mpy-cross as deploy compiles it, line numbers kept: tests run what ships."""
     import mpy_build
     out, _ = mpy_build.build()
     return out

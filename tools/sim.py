@@ -31,8 +31,8 @@ from csms import CSMS  # noqa: E402
 
 HELP = """commands (component defaults to EVSE 1, variable to Temperature):
   set <upper|lower|delta|periodic|aligned> <value> [severity] [Component.]Variable [evse]
-                                       SetVariableMonitoring, e.g. set upper 30 3 EVSE.Current
-                                       or set lower 11.5 4 ControlMetering.Voltage -
+                                       SetVariableMonitoring, e.g. set upper 30 5 EVSE.Current
+                                       or set lower 11 5 ControlMetering.Voltage -
   clear <id> [id ...]                  ClearVariableMonitoring
   base <All|FactoryDefault|HardWiredOnly>   SetMonitoringBase
   level <0-9>                          SetMonitoringLevel
