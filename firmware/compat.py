@@ -143,7 +143,7 @@ def ssl_context(ca_path):
     import ssl
     if ca_path is None:
         if IS_MPY:
-            raise ValueError("wss needs csms.ca on MicroPython")
+            raise ValueError("TLS needs csms.ca on MicroPython")
         return ssl.create_default_context()
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)    # on CPython, checks the host name too
     ctx.verify_mode = ssl.CERT_REQUIRED

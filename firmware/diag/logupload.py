@@ -216,7 +216,8 @@ async def run(g, req, ring, w, name):
             await send(g, e.args[0], rid, True)
             return
         await send(g, "Uploading", rid, True)
-        pub = "%s://%s%s" % (loc[0], loc[7], loc[5])   # no credentials: for logs
+        # For logs: no credentials, and no query (a presigned URL's signature is one).
+        pub = "%s://%s%s" % (loc[0], loc[7], loc[5].split("?")[0])
         for a in range(n):
             if a:
                 await compat.sleep_ms(iv)

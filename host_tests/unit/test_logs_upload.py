@@ -546,3 +546,25 @@ def test_tls_failures_are_told_from_the_networks():
     assert [lu.tls(e) for e in (ValueError("invalid cert"), err(-9984), err(1), err(8))] == [True] * 4
     assert [lu.tls(e) for e in (err(-2), err(-202), err(110), err(111), OSError(),
                                 asyncio.TimeoutError(), EOFError())] == [False] * 7
+
+
+def test_the_logs_name_the_location_without_credentials_or_query():
+    # A presigned upload URL carries its signature in the query: a credential.
+    async def go():
+        srv = await Sink(code=403).start()
+        st = station()
+        prefill(st, 5)
+        await get_log(st, srv.url("/logs/?X-Sig=s3cretsig", cred="u:pw9@"), 8)
+        await settle(st)
+        await srv.stop()
+        assert srv.requests[0][1].endswith("?X-Sig=s3cretsig")       # the request has it
+        logs = b"".join(bytes(p) for p in _rings(st))
+        assert b"127.0.0.1:%d/logs/" % srv.port in logs and b"s3cretsig" not in logs and b"pw9" not in logs
+    support.run(go())
+
+
+def _rings(st):
+    from diag import logupload as lu
+    for ring in (st.log, st.seclog):
+        for p in lu.chunks(ring, [], [None, None], 512):
+            yield p
