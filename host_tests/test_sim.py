@@ -73,7 +73,14 @@ def test_ctrl_c_stops_console_and_station(tmp_path):
         p.stdin.flush()
         until("station SIM-1 ")                  # the console answers while the station runs
         p.send_signal(signal.SIGINT)             # what Ctrl-C in the terminal sends the console
-        p.wait(30)
+        try:
+            p.wait(30)
+        except subprocess.TimeoutExpired:        # say where it hangs: every thread's stack
+            p.send_signal(signal.SIGUSR1)
+            time.sleep(2)
+            while not lines.empty():
+                seen.append(lines.get())
+            raise AssertionError("console still running 30 s after SIGINT:\n" + "".join(seen))
         until("stopped", 10)
     finally:
         if p.poll() is None:

@@ -13,6 +13,7 @@ and prints what arrives (kept in sim-state/uploads/).
 --seconds N stops after N seconds without reading stdin (tests, demos).
 """
 import argparse
+import faulthandler
 import http.server
 import json
 import os
@@ -292,6 +293,8 @@ def main():
     ap.add_argument("--fresh", action="store_true", help="start with empty station storage")
     ap.add_argument("--do", action="append", default=[], help="a console command to run once connected")
     a = ap.parse_args()
+    # `kill -USR1` prints where every thread is (a console that hangs says where).
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     bpath = os.path.join(ROOT, a.board)
     with open(bpath) as f:
         board = json.load(f)
