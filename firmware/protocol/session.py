@@ -123,7 +123,8 @@ class Session:
             mid = "%d-%d" % (self._k, self._n)
             p = self.pending = [mid, action, asyncio.Event(), None, None]
             try:
-                await conn.send('[2,"%s","%s",%s]' % (mid, action, payload) if type(payload) is str
+                # JSON text (stored events) goes out as is, not copied into the frame's text.
+                await conn.send(['[2,"%s","%s",' % (mid, action), payload, "]"] if type(payload) is str
                                 else codec.call(mid, action, payload))
                 await asyncio.wait_for(p[2].wait(), timeout_ms / 1000)
             except asyncio.TimeoutError:
@@ -229,11 +230,10 @@ class Session:
             return
         try:
             if type(r) is list:
-                # The frame around the first and last parts: the list does not
-                # grow (a larger copy of it) right before the join.
+                # Sent as its parts (ws.send), never joined: the frame around
+                # the first and last parts, so the list does not grow.
                 r[0] = '[3,"%s",' % mid + r[0]
                 r[-1] += "]"
-                r = "".join(r)
             else:
                 r = codec.result(mid, r)
             await self.conn.send(r)

@@ -348,6 +348,15 @@ def test_send_lengths_and_mask():
         c = ws.WebSocket(s, s, 1000)
         await c.send(text)
         assert client_frames(s.out) == [(1, text.encode())]
+        # A list of str parts is one message, never joined: parts of every
+        # length mod 4 (the mask turns at each), empty ones, a 1 KB buffer
+        # boundary inside a part and between parts, multi-byte characters.
+        for parts in (["[3,\"1\",", "{}", "]"], ["", "a", "", "bc\u00e9", "\u20ac" * 400, "", "xyz"],
+                      ["p" * 1017, "q" * 7, "r" * 1024, "s"], [""]):
+            s = FakeStream(b"")
+            c = ws.WebSocket(s, s, 4096)
+            await c.send(list(parts))
+            assert client_frames(s.out) == [(1, "".join(parts).encode())], parts
     run(go())
 
 
