@@ -135,28 +135,23 @@ class FakeLink:
         session.booted = True
 
     async def send(self, text):
-        """A frame: its text, or its parts (ws.send takes a list), read
-        part by part: a CSMS elsewhere costs the station no joined copy."""
         if self.sample is not None:
             self.sample()
-        parts = text if type(text) is list else (text,)
+        if type(text) is list:      # a message in parts (ws.send): the CSMS reads it whole
+            text = "".join(text)
         if self.f is not None:
-            for p in parts:
-                self.f.write(p)
+            self.f.write(text)
             self.f.write("\n")
-        head = parts[0]
-        if head.startswith("[2,"):
-            i = head.index('"', 4)
-            mid = head[4:i]
-            j = head.index('"', i + 3)
-            action = head[i + 3:j]
+        if text.startswith("[2,"):
+            i = text.index('"', 4)
+            mid = text[4:i]
+            j = text.index('"', i + 3)
+            action = text[i + 3:j]
             self.counts[action] = self.counts.get(action, 0) + 1
-            self.last[action] = has(parts, '"tbc":true')
-            for p in parts:
-                k = p.find('"status":"')
-                if k >= 0:
-                    self.statuses[action] = p[k + 10:p.index('"', k + 10)]
-                    break
+            self.last[action] = '"tbc":true' in text
+            k = text.find('"status":"')
+            if k > 0:
+                self.statuses[action] = text[k + 10:text.index('"', k + 10)]
             import asyncio
             asyncio.create_task(self._answer(mid))
         else:
@@ -169,21 +164,14 @@ class FakeLink:
         return self.counts.get(action, 0)
 
     async def request(self, mid, action, payload_json):
-        """Serve a CSMS CALL as the session does; returns the response frame
-        (its text, or its parts). payload_json may be a function that makes the
-        text in parts: joined once into the frame, only the frame is alive
-        while the station serves it, as a frame received is (the CSMS's own
-        copies are not the station's heap)."""
+        """Serve a CSMS CALL as the session does; returns the response frame text.
+        payload_json may be a function that makes the text: then only the frame
+        is alive while the station serves it (the CSMS's own copy of the payload
+        is not the station's heap)."""
         self.result = None
-        if callable(payload_json):
-            p = payload_json()
-            p.insert(0, '[2,"%s","%s",' % (mid, action))
-            p.append("]")
-            frame = "".join(p)
-            p = None
-        else:
-            frame = '[2,"%s","%s",%s]' % (mid, action, payload_json)
-        await self.s._dispatch(frame)
+        # The frame is an argument only, never a local here: the session drops
+        # its text once parsed, and nothing else may hold it.
+        await self.s._dispatch(frame(mid, action, payload_json))
         return self.result
 
     def close(self):
@@ -192,16 +180,16 @@ class FakeLink:
             self.f = None
 
 
-def count(frame, s):
-    """Occurrences of s in a frame's text or parts (a match inside one part)."""
-    n = 0
-    for p in (frame if type(frame) is list else (frame,)):
-        n += p.count(s)
-    return n
-
-
-def has(frame, s):
-    return count(frame, s) > 0
+def frame(mid, action, payload_json):
+    """A CALL frame's text, joined once as a received frame is (the CSMS's
+    copies of the payload are not the station's heap); payload_json: text, or
+    a function giving it in parts."""
+    if callable(payload_json):
+        p = payload_json()
+        p.insert(0, '[2,"%s","%s",' % (mid, action))
+        p.append("]")
+        return "".join(p)
+    return '[2,"%s","%s",%s]' % (mid, action, payload_json)
 
 
 async def until(pred, ms=20000, step=5):
