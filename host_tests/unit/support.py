@@ -16,6 +16,17 @@ def run(coro):
     return asyncio.run(coro)
 
 
+def meter():
+    """(mem, stop): mem() the bytes in use now, gc.mem_alloc on MicroPython and
+    tracemalloc's current figure on CPython (traced from this call, until stop())."""
+    import compat
+    if compat.IS_MPY:
+        return compat.mem_alloc, lambda: None
+    import tracemalloc
+    tracemalloc.start()
+    return (lambda: tracemalloc.get_traced_memory()[0]), tracemalloc.stop
+
+
 _n = [0]
 
 

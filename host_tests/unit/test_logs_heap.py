@@ -50,15 +50,7 @@ async def upload_measured(window):
     if window:
         kw = {"oldestTimestamp": "2020-01-01T00:00:00Z", "latestTimestamp": "2020-01-01T00:01:00Z"}
     state = {"peak": 0, "run": True, "samples": 0}
-    tm = None
-    if compat.IS_MPY:
-        mem = compat.mem_alloc
-    else:
-        import tracemalloc as tm
-        tm.start()
-
-        def mem():
-            return tm.get_traced_memory()[0]
+    mem, stop = support.meter()
 
     async def sampler():
         # Live memory at every switch between tasks: what the upload holds.
@@ -80,8 +72,7 @@ async def upload_measured(window):
     state["run"] = False
     await task
     rise = state["peak"] - base
-    if tm:
-        tm.stop()
+    stop()
     await srv.stop()
     assert r["status"] == "Accepted"
     assert statuses(st) == [("Uploading", 77), ("Uploaded", 77)], statuses(st)

@@ -427,14 +427,7 @@ def test_canceled_uploads_do_not_pile_up_in_memory():
 
     async def go():
         st = station()
-        if compat.IS_MPY:
-            mem = compat.mem_alloc
-        else:
-            import tracemalloc
-            tracemalloc.start()
-
-            def mem():
-                return tracemalloc.get_traced_memory()[0]
+        mem, stop = support.meter()
         marks = []
         for i in range(40):
             await get_log(st, "http://127.0.0.1:1/x", i + 1, retries=1, retryInterval=60)
@@ -446,8 +439,7 @@ def test_canceled_uploads_do_not_pile_up_in_memory():
                 marks.append(mem())
         st.getlog[0].cancel()
         await compat.sleep_ms(20)
-        if not compat.IS_MPY:
-            tracemalloc.stop()
+        stop()
         print("heap after 10 and 40 canceled uploads:", marks)
         # Leaking, the 30 extra uploads cost ~100 kB on CPython and exhaust
         # MicroPython's heap. CPython keeps each canceled 60 s sleep's timer
@@ -504,14 +496,7 @@ def test_N01_FR20_a_getlog_flood_while_a_notice_waits_keeps_two_jobs_and_eight_o
         await get_log(st, "http://127.0.0.1:1/x", 2)
         while ("AcceptedCanceled", 1) not in statuses(st):
             await compat.sleep_ms(5)
-        if compat.IS_MPY:
-            mem = compat.mem_alloc
-        else:
-            import tracemalloc
-            tracemalloc.start()
-
-            def mem():
-                return tracemalloc.get_traced_memory()[0]
+        mem, stop = support.meter()
         marks = []
         for rid in range(3, 63):
             assert (await get_log(st, "http://127.0.0.1:1/x", rid))["status"] == "AcceptedCanceled"
@@ -520,8 +505,7 @@ def test_N01_FR20_a_getlog_flood_while_a_notice_waits_keeps_two_jobs_and_eight_o
                 await compat.sleep_ms(5)
                 gc.collect()
                 marks.append((mem(), 0 if compat.IS_MPY else len(asyncio.all_tasks())))
-        if not compat.IS_MPY:
-            tracemalloc.stop()
+        stop()
         owed = list(st.getlog[4])       # logupload._CANCELED
         dropped = [ln.split()[2][:-1] for _, ln in st.log.lines() if "AcceptedCanceled dropped" in ln]
         gate.set()
