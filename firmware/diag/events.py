@@ -74,8 +74,25 @@ class Outbox:
             station.log.write("eventid.json behind outbox: next %d" % top)
             e = top
         self.next_id = self.reserved = e   # ids below reserved are reserved on storage
+        q = station.board["queue_size"]
+        while self.count > q:   # queued under a larger queue_size than the board's now
+            n = self._victim()
+            store.remove(self.dir + "/" + n)
+            self.count -= 1
+            self.dropped += 1
+            station.log.write("outbox over queue_size: dropped event %d (severity %s)" % (int(n[:10]), n[-6]))
         self.wake = asyncio.Event()
         station.session.listen(self._online)
+
+    def _victim(self):
+        """The queued event to drop first: the least severe (highest severity
+        number), the oldest of those; its file name, None when none is queued."""
+        victim = None
+        for n in compat.names(self.dir):
+            if n.endswith(".json") and (victim is None or n[-6] > victim[-6]
+                                        or (n[-6] == victim[-6] and n < victim)):
+                victim = n
+        return victim
 
     def _online(self, up):
         if up:
@@ -144,13 +161,8 @@ class Outbox:
             if batch is None:
                 batch = e
             if self.count >= st.board["queue_size"]:
-                # The least severe queued event (highest number, the oldest of those) makes room,
-                # unless the new one is less severe still.
-                victim = None
-                for n in compat.names(self.dir):
-                    if n.endswith(".json") and (victim is None or n[-6] > victim[-6]
-                                                or (n[-6] == victim[-6] and n < victim)):
-                        victim = n
+                # The least severe queued event makes room, unless the new one is less severe still.
+                victim = self._victim()
                 self.dropped += 1
                 gone = e
                 gs = sev

@@ -766,6 +766,20 @@ def test_a_full_outbox_drops_the_oldest_of_its_least_severe_events():
     assert st.outbox.dropped == 3
 
 
+def test_a_queue_size_lowered_since_the_events_were_queued_holds_at_boot():
+    # The bound holds from the boot on, by the same rule: least severe first, oldest first.
+    st = kit.make(online=False)
+    kit.setmon(st, "Delta", 1, severity=8)
+    kit.setmon(st, "Delta", 1, severity=2)
+    for v in (0, 5, 10, 15):
+        kit.push(st, v)      # events 1, 3, 5 (sev 8) and 2, 4, 6 (sev 2)
+    assert st.outbox.count == 6
+    st.board["queue_size"] = 3
+    st2 = kit.again(st, online=False)
+    assert [e["eventId"] for e in kit.queued(st2)] == [2, 4, 6] and st2.outbox.count == 3
+    assert len([ln for t, ln in st2.log.lines() if "outbox over queue_size" in ln]) == 3
+
+
 def test_N07_monitoring_disabled_sends_nothing():
     st = kit.make()
     kit.setmon(st, "UpperThreshold", 50)
