@@ -139,7 +139,7 @@ def check(board):
     d = board.get("settings") or {}
     for k in d:
         try:
-            x = Model.check(None, Ctrl(None, Model.ci(None, k)), d[k])   # neither uses the Model
+            x = Model.check(Ctrl(None, Model.ci(k)), d[k])
         except KeyError:
             x = "no such controller variable"
         if x:
@@ -180,8 +180,8 @@ def check(board):
         if lo is not None and hi is not None and lo > hi:
             raise ConfigError(p + "min", "greater than max")
         x = v.get("value")
-        if x is not None:   # as SetVariables checks a value (Model.check uses no Model)
-            x = Model.check(None, Variable(v["component"], v["variable"], v["dataType"], None, None, lo, hi,
+        if x is not None:   # as SetVariables checks a value
+            x = Model.check(Variable(v["component"], v["variable"], v["dataType"], None, None, lo, hi,
                                            v.get("values")), x)
             if x:
                 raise ConfigError(p + "value", x)

@@ -383,12 +383,12 @@ class Model:
                     return True
         return False
 
-    def ci(self, name):
+    @staticmethod
+    def ci(name):
         """The CTRL index of a controller variable by its dotted name, e.g.
         'DeviceDataCtrlr.ItemsPerMessage[GetReport]', KeyError for none: compared
         with the row's parts in place, no string made (the monitor loop asks at
         every tick)."""
-        # Uses no Model: device/checks.py calls Model.ci(None, ...) on the board's settings.
         i = 0
         for r in CTRL:
             k = len(r[0]) + 1
@@ -405,9 +405,10 @@ class Model:
         """Value of a controller variable by its dotted name, e.g. 'MonitoringCtrlr.Enabled'."""
         return self.cv[self.ci(name)]
 
-    def check(self, v, value):
-        """Why `value` does not fit variable v (a string), or None when it fits."""
-        # Uses no Model: device/checks.py calls Model.check(None, ...) on the board's values.
+    @staticmethod
+    def check(v, value):
+        """Why `value` does not fit variable v (a string), or None when it fits.
+        Static: device/checks.py checks the board's settings and values with it."""
         d = v.dtype
         if d == "boolean":
             return None if isinstance(value, bool) else "not a boolean"

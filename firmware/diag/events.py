@@ -77,6 +77,8 @@ class Outbox:
         q = station.board["queue_size"]
         while self.count > q:   # queued under a larger queue_size than the board's now
             n = self._victim()
+            if n is None:
+                break
             store.remove(self.dir + "/" + n)
             self.count -= 1
             self.dropped += 1

@@ -176,7 +176,7 @@ def tls(e):
     errno) are the network's."""
     if isinstance(e, ValueError):
         return True
-    n = getattr(e, "errno", None) if isinstance(e, OSError) else None
+    n = e.errno if isinstance(e, OSError) else None
     return n is not None and (0 < n < 100 or n < -255)
 
 
